@@ -1,0 +1,180 @@
+"""The console chat: interactive with a prompt, or `--json` transcript mode (DESIGN §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from datetime import timedelta
+from typing import Any, TextIO
+
+from bot.commands import symbol_word
+from bot.dispatch import Reply, error_reply, handle
+from core.clock import VirtualClock
+from core.errors import Refused
+from core.market.feed import ManualFeed
+from core.ports import Outgoing
+from core.results import Actor
+from core.services import market
+from core.services.core import Core
+from core.services.notify import deliver_pending
+
+DURATION = re.compile(r"^(\d{1,6})([smhd])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class ConsoleNotifier:
+    """Pushes for console users go to the same output as replies."""
+
+    platform = "console"
+
+    def __init__(self, session: ConsoleSession) -> None:
+        self.session = session
+
+    async def send(self, message: Outgoing) -> None:
+        self.session.emit(
+            Reply(message.kind, message.text, dict(message.data)), kind="push", user=message.user_id
+        )
+
+
+class ConsoleSession:
+    def __init__(self, core: Core, clock: VirtualClock | None, out: TextIO, json_mode: bool, user: str) -> None:
+        self.core = core
+        self.clock = clock
+        self.out = out
+        self.json_mode = json_mode
+        self.user = user
+        self.group: str | None = None
+        self.notifiers = {"console": ConsoleNotifier(self)}
+
+    @property
+    def chat(self) -> str:
+        return f"group:{self.group}" if self.group else f"private:{self.user}"
+
+    def actor(self) -> Actor:
+        kind = "group" if self.group else "private"
+        return Actor("console", self.user, self.user, chat_id=self.chat, chat_kind=kind)
+
+    def emit(self, reply: Reply, kind: str = "reply", user: str | None = None) -> None:
+        recipient = user or self.user
+        chat = f"private:{recipient}" if kind == "push" else self.chat
+        if self.json_mode:
+            obj: dict[str, Any] = {"chat": chat, "user": recipient, "kind": kind, "type": reply.type,
+                                   "text": reply.text, "data": reply.data}
+            self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        else:
+            prefix = f"🔔 [{recipient}] " if kind == "push" else ""
+            self.out.write(prefix + reply.text + "\n")
+        self.out.flush()
+
+    async def line(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        if text.startswith("!"):
+            try:
+                await self.directive(text)
+            except Refused as exc:
+                self.emit(error_reply(exc))
+        else:
+            self.emit(await handle(self.core, self.actor(), text))
+        await self.flush_pushes()
+
+    async def flush_pushes(self) -> None:
+        await deliver_pending(self.core, self.notifiers)
+
+    async def directive(self, text: str) -> None:
+        words = text.split()
+        name, args = words[0].lower(), words[1:]
+        if name == "!as" and len(args) == 1:
+            self.user = args[0][:40]
+        elif name == "!in" and args[:1] == ["private"]:
+            self.group = None
+        elif name == "!in" and len(args) == 2 and args[0] == "group":
+            self.group = args[1][:40]
+        elif name == "!price":
+            await self.set_prices(args)
+        elif name == "!advance" and len(args) == 1:
+            await self.advance(args[0])
+        elif name == "!replay" and len(args) == 1:
+            await self.replay(args[0])
+        else:
+            raise Refused("bad_directive", f"Unknown or malformed directive '{text[:40]}'.", "!price BTC 60000")
+
+    async def set_prices(self, args: list[str]) -> None:
+        from bot.commands import number
+
+        example = "!price BTC 60000 ETH 3000"
+        if not args or len(args) % 2:
+            raise Refused("missing_argument", "!price needs pairs of symbol and price.", example)
+        marks = {symbol_word(args[i], example): number(args[i + 1], "price", example) for i in range(0, len(args), 2)}
+        if isinstance(self.core.feed, ManualFeed):
+            result = await market.set_prices(self.core, None, marks)
+            self.emit(Reply("setprice", f"Marks set ({result.liquidations} liquidations).", {
+                "marks": {k: format(v, "f") for k, v in result.marks.items()}, "liquidations": result.liquidations}))
+            return
+        raise Refused("not_manual_feed", "!price needs PRICE_FEED=manual.", "PRICE_FEED=manual margin-dojo console")
+
+    async def advance(self, word: str) -> None:
+        found = DURATION.match(word.lower())
+        if not found or self.clock is None:
+            raise Refused("bad_duration", f"'{word[:20]}' is not a duration.", "!advance 8h")
+        step = timedelta(**{UNITS[found.group(2)]: int(found.group(1))})
+        if step > timedelta(days=366):
+            raise Refused("bad_duration", "Advance at most a year at a time.", "!advance 30d")
+        target = self.clock.now() + step
+        from bot.jobs import run_until
+
+        await run_until(self.core, self.clock, target)
+        self.emit(Reply("advance", f"Clock moved to {target.isoformat()}.", {"now": target.isoformat()}))
+
+    async def replay(self, spec: str) -> None:
+        from core.market.replay import ReplayFeed, ReplayFileError
+
+        from bot.jobs import play
+
+        try:
+            feed = ReplayFeed([p for p in spec.split(",") if p])
+        except (ReplayFileError, OSError) as exc:
+            raise Refused("bad_replay_file", str(exc)[:300], "!replay BTCUSDT_crash.csv") from exc
+        count = await play(self.core, self.clock, feed.ticks())
+        self.emit(Reply("replay", f"Replayed {count} ticks.", {"ticks": count}))
+
+
+async def run_json(core: Core, clock: VirtualClock, stdin: TextIO, out: TextIO) -> int:
+    session = ConsoleSession(core, clock, out, json_mode=True, user="console")
+    for raw in stdin:
+        await session.line(raw)
+    return 0
+
+
+async def run_interactive(core: Core, clock: VirtualClock | None, background: list[asyncio.Task[None]]) -> int:
+    session = ConsoleSession(core, clock, sys.stdout, json_mode=False, user="you")
+    session.emit(Reply("start", "Margin Dojo console — paper money, simulated market. /help for commands, "
+                       "Ctrl-D to leave.", {}))
+    loop = asyncio.get_running_loop()
+    pushes = asyncio.create_task(_push_loop(session))
+    try:
+        while True:
+            sys.stdout.write("you> ")
+            sys.stdout.flush()
+            raw = await loop.run_in_executor(None, sys.stdin.readline)
+            if not raw:
+                break
+            await session.line(raw)
+    finally:
+        pushes.cancel()
+        for task in background:
+            task.cancel()
+    sys.stdout.write("\nBye.\n")
+    return 0
+
+
+async def _push_loop(session: ConsoleSession) -> None:
+    event = session.core.outbox_changed
+    while True:
+        await event.wait()
+        event.clear()
+        await session.flush_pushes()
+

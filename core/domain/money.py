@@ -1,0 +1,60 @@
+"""Exact numbers: parsing and the one place where money is rounded."""
+
+from __future__ import annotations
+
+import decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+# Enough digits that Binance's worked examples reproduce to 1e-12 and beyond.
+CONTEXT = decimal.Context(prec=40, rounding=ROUND_HALF_EVEN)
+decimal.setcontext(CONTEXT)
+decimal.DefaultContext.prec = CONTEXT.prec
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+USDT_STEP = Decimal("0.00000001")  # ledger precision: 8 decimals, as exchanges settle USDT
+MAX_NUMBER_CHARS = 30
+
+
+class BadNumber(ValueError):
+    """Text that is not a finite, reasonably short decimal number."""
+
+
+def parse_decimal(text: str | int | Decimal) -> Decimal:
+    """A finite Decimal from user or file text; refuses NaN, infinity and absurdly long input."""
+    if isinstance(text, Decimal):
+        value = text
+    else:
+        raw = str(text).strip().replace("_", "")
+        if not raw or len(raw) > MAX_NUMBER_CHARS:
+            raise BadNumber(f"'{str(text)[:40]}' is not a number of at most {MAX_NUMBER_CHARS} characters")
+        try:
+            value = Decimal(raw)
+        except InvalidOperation as exc:
+            raise BadNumber(f"'{raw}' is not a number") from exc
+    if not value.is_finite():
+        raise BadNumber(f"'{text}' is not a finite number")
+    return value
+
+
+def money(value: Decimal) -> Decimal:
+    """Round an amount of USDT that moves between balances (the only rounding of money)."""
+    return value.quantize(USDT_STEP, rounding=ROUND_HALF_EVEN)
+
+
+def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
+    """Round a quantity down to a lot size (never buy more than asked)."""
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    return (value % step) == 0
+
+
+def plain(value: Decimal | None) -> str | None:
+    """A decimal as a plain string for JSON (no exponent), or None."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return format(value.quantize(ONE), "f")
+    return format(value.normalize(), "f")

@@ -1,0 +1,61 @@
+"""The manual feed and what every feed shares: latest marks, funding rates, staleness."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from core.ports import Clock, Tick, TickHandler
+
+DEFAULT_FUNDING_RATE = Decimal("0.0001")  # Binance's interest component: 0.01 % per 8 h
+
+
+class FeedState:
+    """Latest marks and funding rates of a feed; base class of every feed."""
+
+    name = "base"
+
+    def __init__(self, marks: Mapping[str, Decimal] | None = None) -> None:
+        self._marks: dict[str, Decimal] = dict(marks or {})
+        self._funding: dict[str, Decimal] = {}
+        self._updated_at: datetime | None = None
+
+    def mark(self, symbol: str) -> Decimal | None:
+        return self._marks.get(symbol)
+
+    def marks(self) -> dict[str, Decimal]:
+        return dict(self._marks)
+
+    def funding_rate(self, symbol: str) -> Decimal:
+        return self._funding.get(symbol, DEFAULT_FUNDING_RATE)
+
+    def is_stale(self, now: datetime) -> bool:
+        return False
+
+    def apply(self, tick: Tick) -> Tick:
+        """Record a tick's marks as the latest and return it."""
+        self._marks.update(tick.marks)
+        self._updated_at = tick.at
+        return tick
+
+    def advance(self, until: datetime) -> list[Tick]:
+        return []
+
+    async def run(self, on_tick: TickHandler, clock: Clock) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class ManualFeed(FeedState):
+    """Marks move only when an admin (`/setprice`) or the console (`!price`) says so."""
+
+    name = "manual"
+
+    def set_marks(self, marks: Mapping[str, Decimal], at: datetime) -> Tick:
+        return self.apply(Tick(at=at, marks=dict(marks)))
+
+    def set_funding_rate(self, symbol: str, rate: Decimal) -> None:
+        self._funding[symbol] = rate

@@ -1,0 +1,91 @@
+"""Account use cases: start, reset, portfolio, balance, history, leaderboard."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.domain.money import ZERO, money
+from core.errors import Refused
+from core.results import (
+    AccountReset,
+    Actor,
+    Balance,
+    History,
+    Leaderboard,
+    LeaderboardRow,
+    NeedsConfirmation,
+    Portfolio,
+    Started,
+)
+from core.services.core import MAX_STARTING_BALANCE, Core, ensure_user, load
+from core.storage import accounts as acc
+from core.storage import positions as pos
+
+
+async def start(core: Core, actor: Actor) -> Started:
+    async with core.db.transaction() as tx:
+        _, account, created = await ensure_user(core, tx, actor)
+        return Started(account.wallet_balance, created)
+
+
+async def reset(core: Core, actor: Actor, balance: Decimal | None, confirmed: bool) -> AccountReset | NeedsConfirmation:
+    target = core.settings.starting_balance if balance is None else balance
+    if not ZERO < target <= MAX_STARTING_BALANCE:
+        raise Refused(
+            "bad_balance",
+            f"A paper balance must be above 0 and at most {MAX_STARTING_BALANCE:,} USDT.",
+            "/reset 10000",
+        )
+    target = money(target)
+    if not confirmed:
+        return NeedsConfirmation(
+            f"/reset {target} confirm",
+            f"Start over with {target:,.2f} paper USDT? Every position and the trade history stay behind.",
+        )
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        account_id = loaded.account.id
+        await pos.delete_positions(tx, account_id)
+        await acc.clear_symbol_settings(tx, account_id)
+        now = core.clock.now()
+        await acc.book(tx, account_id, "reset", target - loaded.account.wallet_balance, now)
+        await acc.set_starting_balance(tx, account_id, target)
+        return AccountReset(target, len(loaded.positions))
+
+
+async def portfolio(core: Core, actor: Actor) -> Portfolio:
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        return Portfolio(loaded.view, loaded.account.starting_balance)
+
+
+async def balance(core: Core, actor: Actor) -> Balance:
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        view, start_balance = loaded.view, loaded.account.starting_balance
+        equity = view.wallet_balance + sum((p.unrealized_pnl for p in view.positions), ZERO)
+        return Balance(
+            wallet_balance=view.wallet_balance,
+            available_balance=view.available_balance,
+            margin_balance=equity,
+            starting_balance=start_balance,
+            return_pct=(equity - start_balance) / start_balance * 100 if start_balance else ZERO,
+        )
+
+
+async def history(core: Core, actor: Actor, limit: int = 10) -> History:
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        return History(tuple(await pos.trades_of(tx, loaded.account.id, limit)))
+
+
+async def leaderboard(core: Core, actor: Actor, limit: int = 10) -> Leaderboard:
+    """Everyone on the actor's platform ranked by return on their starting balance."""
+    async with core.db.transaction() as tx:
+        rows = await acc.leaderboard(tx, actor.platform, limit=0)
+    ranked = sorted(
+        (LeaderboardRow(name, wallet, (wallet - start) / start * 100) for name, wallet, start in rows if start > 0),
+        key=lambda row: row.return_pct,
+        reverse=True,
+    )
+    return Leaderboard(actor.platform, tuple(ranked[:limit]))

@@ -1,0 +1,118 @@
+"""The core's dependencies in one place, and the steps every use case shares."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import aiosqlite
+
+from core.domain.instruments import Catalog, Instrument
+from core.domain.positions import AccountView, Position, evaluate
+from core.errors import Refused
+from core.ports import Clock, PriceFeed
+from core.results import Actor
+from core.storage import accounts as acc
+from core.storage import positions as pos
+from core.storage.db import Database
+
+DEFAULT_STARTING_BALANCE = Decimal(10_000)
+MAX_STARTING_BALANCE = Decimal(1_000_000_000)
+
+
+@dataclass(frozen=True)
+class Settings:
+    starting_balance: Decimal = DEFAULT_STARTING_BALANCE
+    admins: frozenset[str] = frozenset()  # "telegram:123", "discord:456", "console:alice"
+
+
+@dataclass
+class Core:
+    """Storage, instruments, market and clock, injected once by the composition root."""
+
+    db: Database
+    catalog: Catalog
+    feed: PriceFeed
+    clock: Clock
+    settings: Settings = field(default_factory=Settings)
+    outbox_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def instrument(self, symbol: str) -> Instrument:
+        instrument = self.catalog.get(symbol)
+        if instrument is None:
+            known = ", ".join(self.catalog.symbols)
+            raise Refused("unknown_symbol", f"Unknown symbol '{symbol[:20]}'. Known: {known}.", "/long BTC 100 10x")
+        return instrument
+
+    def mark(self, symbol: str) -> Decimal:
+        if self.feed.is_stale(self.clock.now()):
+            raise Refused("stale_market", "Market data is stale, so nothing can be filled right now.", "/price")
+        price = self.feed.mark(symbol)
+        if price is None:
+            raise Refused("no_price", f"There is no price for {symbol} yet.", f"/price {symbol}")
+        return price
+
+    def marks_for(self, positions: list[Position]) -> dict[str, Decimal]:
+        """Marks for valuation; a symbol the feed has never priced is valued at its entry price."""
+        return {p.symbol: self.feed.mark(p.symbol) or p.entry_price for p in positions}
+
+    def notify_outbox(self) -> None:
+        self.outbox_changed.set()
+        for listener in self.listeners:
+            listener()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A user's account as read inside a transaction."""
+
+    user: acc.UserRow
+    account: acc.AccountRow
+    positions: list[Position]
+    view: AccountView
+
+    def position(self, symbol: str) -> Position | None:
+        return next((p for p in self.positions if p.symbol == symbol), None)
+
+
+async def ensure_user(core: Core, tx: aiosqlite.Connection, actor: Actor) -> tuple[acc.UserRow, acc.AccountRow, bool]:
+    """The user and their account, opened with the starting balance on first contact."""
+    now = core.clock.now()
+    user = await acc.find_user(tx, actor.platform, actor.user_id)
+    created = user is None
+    if user is None:
+        push_chat = actor.chat_id if actor.chat_kind == "private" and actor.chat_id else actor.user_id
+        user = await acc.create_user(tx, actor.platform, actor.user_id, actor.name, push_chat, now)
+    elif actor.name and (user.display_name != actor.name or not user.pushes_enabled):
+        await acc.touch_user(tx, user.id, actor.name)
+    account = await acc.find_account(tx, user.id)
+    if account is None:
+        account = await acc.create_account(tx, user.id, now)
+        balance = core.settings.starting_balance
+        await acc.book(tx, account.id, "reset", balance, now)
+        await acc.set_starting_balance(tx, account.id, balance)
+        account = await acc.account_by_id(tx, account.id)
+        created = True
+    return user, account, created
+
+
+async def load(core: Core, tx: aiosqlite.Connection, actor: Actor) -> Loaded:
+    user, account, _ = await ensure_user(core, tx, actor)
+    return await load_account(core, tx, user, account)
+
+
+async def load_account(
+    core: Core, tx: aiosqlite.Connection, user: acc.UserRow, account: acc.AccountRow
+) -> Loaded:
+    positions = await pos.positions_of(tx, account.id)
+    reserved = await reserved_margin(tx, account.id)
+    view = evaluate(account.wallet_balance, positions, core.marks_for(positions), core.catalog, reserved)
+    return Loaded(user, account, positions, view)
+
+
+async def reserved_margin(tx: aiosqlite.Connection, account_id: int) -> Decimal:
+    """Initial margin held by open orders (none until orders exist)."""
+    return Decimal(0)

@@ -1,0 +1,41 @@
+"""Funding settlement: once per symbol and funding time, a ledger row per payment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from core.domain.funding import payment
+from core.ports import Tick
+from core.services.core import Core
+from core.services.risk import sweep
+from core.storage import accounts as acc
+from core.storage import funding as funding_store
+from core.storage import positions as pos
+
+
+async def settle(core: Core, at: datetime, rates: Mapping[str, Decimal]) -> int:
+    """Apply the funding of `rates` at time `at` to every open position; returns payments made."""
+    paid = 0
+    async with core.db.transaction() as tx:
+        symbols = [s for s, rate in rates.items() if await funding_store.claim(tx, s, at, rate, core.clock.now())]
+        if not symbols:
+            return 0
+        for account_id in await pos.accounts_holding(tx, symbols):
+            for position in await pos.positions_of(tx, account_id):
+                if position.symbol not in symbols:
+                    continue
+                mark = core.feed.mark(position.symbol) or position.entry_price
+                amount = payment(position.side, position.qty, mark, rates[position.symbol])
+                if amount == 0:
+                    continue
+                if position.mode == "isolated":
+                    moved = replace(position, margin=position.margin + amount)
+                    await pos.save_position(tx, account_id, moved, at)
+                await acc.book(tx, account_id, "funding", amount, at, position.symbol)
+                paid += 1
+    # less isolated margin means a nearer liquidation price: check at once
+    await sweep(core, Tick(at=at, marks={s: core.feed.mark(s) or Decimal(0) for s in symbols}))
+    return paid

@@ -1,0 +1,49 @@
+"""Market use cases: quotes, and the admin's manual price setting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from core.errors import Refused
+from core.market.feed import ManualFeed
+from core.ports import Tick
+from core.results import Actor, Prices, PricesSet
+from core.services.core import Core
+from core.services.risk import sweep
+from core.storage import marks as marks_store
+
+
+def prices(core: Core, symbols: list[str]) -> Prices:
+    names = [core.instrument(s).symbol for s in symbols] or list(core.catalog.symbols)
+    known = {s: p for s in names if (p := core.feed.mark(s)) is not None}
+    return Prices(known, core.feed.name)
+
+
+async def set_prices(core: Core, actor: Actor | None, marks: Mapping[str, Decimal]) -> PricesSet:
+    """`/setprice` (admins only, manual feed only) and the console's `!price` (actor None)."""
+    if actor is not None and actor.key not in core.settings.admins:
+        raise Refused("not_admin", "Only the bot's admins can set prices.", "/price BTC")
+    feed = core.feed
+    if not isinstance(feed, ManualFeed):
+        raise Refused(
+            "not_manual_feed",
+            f"Prices come from the {feed.name} market here; /setprice works only on the manual feed.",
+            "/price BTC",
+        )
+    checked: dict[str, Decimal] = {}
+    for symbol, value in marks.items():
+        instrument = core.instrument(symbol)
+        if value <= 0:
+            raise Refused("bad_price", "A price must be more than zero.", f"/setprice {instrument.symbol} 60000")
+        checked[instrument.symbol] = value
+    tick = feed.set_marks(checked, core.clock.now())
+    async with core.db.transaction() as tx:
+        await marks_store.save_marks(tx, checked, tick.at)
+    outcomes = await on_tick(core, tick)
+    return PricesSet(checked, outcomes)
+
+
+async def on_tick(core: Core, tick: Tick) -> int:
+    """Every mark change: the sweep runs; returns how many liquidations happened."""
+    return len(await sweep(core, tick))

@@ -1,0 +1,75 @@
+"""The risk sweep: after every mark change, liquidate what is due and tell the owner why."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import aiosqlite
+
+from core.domain.money import money
+from core.domain.positions import (
+    LiquidationOutcome,
+    PositionView,
+    isolated_liquidation_due,
+    liquidate_cross,
+    liquidate_isolated,
+)
+from core.ports import Tick
+from core.services.core import Core, Loaded, load_account
+from core.services.notify import push
+from core.storage import accounts as acc
+from core.storage import positions as pos
+from core.text import describe_liquidation
+
+
+async def sweep(core: Core, tick: Tick) -> list[LiquidationOutcome]:
+    """Re-evaluate the accounts holding the tick's symbols; liquidate in Decimal where due."""
+    symbols = sorted(tick.marks)
+    if not symbols:
+        return []
+    async with core.db.transaction() as tx:
+        account_ids = await pos.accounts_holding(tx, symbols)
+    outcomes: list[LiquidationOutcome] = []
+    for account_id in account_ids:
+        async with core.db.transaction() as tx:
+            outcomes.extend(await liquidate_if_due(core, tx, account_id, set(symbols)))
+    return outcomes
+
+
+async def liquidate_if_due(
+    core: Core, tx: aiosqlite.Connection, account_id: int, symbols: set[str]
+) -> list[LiquidationOutcome]:
+    account = await acc.account_by_id(tx, account_id)
+    user = await acc.user_by_id(tx, account.user_id)
+    loaded = await load_account(core, tx, user, account)
+    outcomes = []
+    for view in loaded.view.positions:
+        if view.position.symbol in symbols and isolated_liquidation_due(view):
+            outcomes.append(liquidate_isolated(view))
+    if loaded.view.cross_liquidation_due:
+        outcomes.append(liquidate_cross(loaded.view, core.catalog.fees.liquidation_clearance))
+    for outcome in outcomes:
+        await _execute(core, tx, loaded, outcome)
+    return outcomes
+
+
+async def _execute(core: Core, tx: aiosqlite.Connection, loaded: Loaded, outcome: LiquidationOutcome) -> None:
+    now = core.clock.now()
+    account_id = loaded.account.id
+    for view in outcome.closed:
+        p = view.position
+        await pos.delete_position(tx, account_id, p.symbol)
+        await pos.record_trade(
+            tx, account_id, p, p.qty, view.mark, Decimal(0), money(view.unrealized_pnl), "liquidation", now
+        )
+    for entry in outcome.entries:
+        if entry.amount != 0:
+            await acc.book(tx, account_id, entry.kind, entry.amount, now, entry.symbol)
+    await acc.insure(tx, account_id, outcome.insurance_fund, f"{outcome.mode} liquidation", now)
+    text, data = describe_liquidation(outcome)
+    key = f"liquidation:{outcome.mode}:{_event_key(outcome.closed)}:{now.isoformat()}"
+    await push(core, tx, loaded.user.id, "liquidation", text, data, key)
+
+
+def _event_key(closed: tuple[PositionView, ...]) -> str:
+    return ",".join(f"{v.position.symbol}@{v.mark}" for v in closed)

@@ -1,0 +1,243 @@
+"""Trading use cases: open, close, margin, leverage, margin mode. Each is one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+import aiosqlite
+
+from core.domain import trading as rules
+from core.domain.money import ZERO, floor_to_step
+from core.domain.positions import Mode, Position, evaluate
+from core.errors import Refused
+from core.results import (
+    Actor,
+    ClosedAll,
+    LeverageSet,
+    MarginChanged,
+    ModeSet,
+    NeedsConfirmation,
+    PositionChanged,
+)
+from core.services.core import Core, Loaded, load
+from core.storage import accounts as acc
+from core.storage import positions as pos
+
+DEFAULT_LEVERAGE = 20  # Binance's default when a symbol's leverage was never chosen
+DEFAULT_MODE: Mode = "isolated"  # DESIGN §2: beginners are advised isolated
+
+
+@dataclass(frozen=True)
+class Amount:
+    """`1000`/`1000usdt` is margin in USDT; `0.5btc` is a quantity of the base asset."""
+
+    value: Decimal
+    is_qty: bool
+
+
+async def open_position(
+    core: Core,
+    actor: Actor,
+    symbol: str,
+    side: int,
+    amount: Amount,
+    leverage: int | None = None,
+    mode: Mode | None = None,
+) -> PositionChanged:
+    instrument = core.instrument(symbol)
+    symbol = instrument.symbol
+    mark = core.mark(symbol)
+    verb = "long" if side > 0 else "short"
+    example = f"/{verb} {symbol} 100 10x"
+    if amount.value <= 0:
+        raise Refused("bad_amount", "The amount must be more than zero.", example)
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        existing = loaded.position(symbol)
+        current_mode, current_leverage = await _setting(tx, loaded, symbol)
+        mode = mode or current_mode
+        if mode != current_mode:
+            rules.check_mode_switch(symbol, current_mode, mode, existing is not None, False)
+        lev = leverage or current_leverage
+        if existing is not None and lev != existing.leverage and leverage is not None:
+            raise Refused(
+                "leverage_mismatch",
+                f"Your {symbol} position runs at {existing.leverage}x. Leave the leverage out to add to it, "
+                f"or change it first.",
+                f"/leverage {symbol} {lev}",
+            )
+        lev = existing.leverage if existing is not None else lev
+        rules.check_leverage(instrument, lev, ZERO)
+        qty = amount.value if amount.is_qty else rules.qty_from_margin(instrument, amount.value, lev, mark)
+        rules.check_qty(instrument, qty, example)
+        order = Position(symbol, side, qty, mark, lev, mode)
+        change = await _fill(core, tx, loaded, order, mark, opening=True)
+        await acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, lev)
+        return change
+
+
+async def close_position(
+    core: Core, actor: Actor, symbol: str, pct: Decimal | None = None, qty: Decimal | None = None
+) -> PositionChanged:
+    instrument = core.instrument(symbol)
+    symbol = instrument.symbol
+    mark = core.mark(symbol)
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        existing = loaded.position(symbol)
+        if existing is None:
+            raise Refused("no_position", f"You have no open {symbol} position.", "/positions")
+        amount = existing.qty
+        if pct is not None:
+            if not ZERO < pct <= 100:
+                raise Refused("bad_percent", "The percentage must be above 0 and at most 100.", f"/close {symbol} 50%")
+            amount = existing.qty if pct == 100 else floor_to_step(existing.qty * pct / 100, instrument.lot_size)
+        elif qty is not None:
+            if qty > existing.qty:
+                raise Refused(
+                    "qty_above_position",
+                    f"Your {symbol} position is only {existing.qty} {symbol}.",
+                    f"/close {symbol} {existing.qty}{symbol.lower()}",
+                )
+            amount = qty
+        rules.check_qty(instrument, amount, f"/close {symbol} 100%")
+        order = Position(symbol, -existing.side, amount, mark, existing.leverage, existing.mode)
+        return await _fill(core, tx, loaded, order, mark, opening=False)
+
+
+async def close_all(core: Core, actor: Actor, confirmed: bool) -> ClosedAll | NeedsConfirmation:
+    if not confirmed:
+        return NeedsConfirmation("/close all confirm", "Close every open position at the current marks?")
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        if not loaded.positions:
+            raise Refused("no_position", "You have no open positions.", "/long BTC 100 10x")
+        changes = []
+        for existing in loaded.positions:
+            mark = core.mark(existing.symbol)
+            order = Position(existing.symbol, -existing.side, existing.qty, mark, existing.leverage, existing.mode)
+            changes.append(await _fill(core, tx, await load(core, tx, actor), order, mark, opening=False))
+        return ClosedAll(tuple(changes))
+
+
+async def _setting(tx: aiosqlite.Connection, loaded: Loaded, symbol: str) -> tuple[Mode, int]:
+    saved = await acc.symbol_setting(tx, loaded.account.id, symbol)
+    return saved if saved else (DEFAULT_MODE, DEFAULT_LEVERAGE)
+
+
+async def _fill(
+    core: Core, tx: aiosqlite.Connection, loaded: Loaded, order: Position, mark: Decimal, opening: bool
+) -> PositionChanged:
+    """Fill a market order at the mark with the taker fee, and book everything it changes."""
+    instrument = core.instrument(order.symbol)
+    existing = loaded.position(order.symbol)
+    view = loaded.view
+    outcome = rules.plan_fill(existing, order, mark, core.catalog.fees.taker, view.cross_wallet_balance)
+    if outcome.opened_qty > 0:
+        after = outcome.position
+        assert after is not None
+        rules.check_leverage(instrument, order.leverage, after.qty * mark)
+        rules.check_affordable(view, order, outcome.opened_qty, mark, outcome.fee)
+    now = core.clock.now()
+    account_id = loaded.account.id
+    if outcome.position is None:
+        await pos.delete_position(tx, account_id, order.symbol)
+    else:
+        await pos.save_position(tx, account_id, outcome.position, now)
+    kind = "open" if opening and outcome.closed_qty == 0 else "close"
+    await pos.record_trade(tx, account_id, order, order.qty, mark, outcome.fee, outcome.realized_pnl, kind, now)
+    wallet = loaded.account.wallet_balance
+    if outcome.closed_qty > 0:
+        wallet = await acc.book(tx, account_id, "realized_pnl", outcome.realized_pnl, now, order.symbol)
+    if outcome.fee > 0:
+        wallet = await acc.book(tx, account_id, "fee", -outcome.fee, now, order.symbol)
+    return _changed(core, loaded, order, outcome, wallet)
+
+
+def _changed(
+    core: Core, loaded: Loaded, order: Position, outcome: rules.FillOutcome, wallet: Decimal
+) -> PositionChanged:
+    after = outcome.position
+    others = [p for p in loaded.positions if p.symbol != order.symbol]
+    positions = [*others, after] if after else others
+    view = evaluate(wallet, positions, core.marks_for(positions), core.catalog).position(order.symbol)
+    existing = loaded.position(order.symbol)
+    if existing is None:
+        action = "opened"
+    elif after is None:
+        action = "closed"
+    elif after.side != existing.side:
+        action = "flipped"
+    else:
+        action = "increased" if after.qty > existing.qty else "reduced"
+    return PositionChanged(
+        symbol=order.symbol,
+        action=action,
+        side="long" if order.side > 0 else "short",
+        qty=order.qty,
+        price=outcome.price,
+        fee=outcome.fee,
+        realized_pnl=outcome.realized_pnl,
+        position_qty=after.qty if after else ZERO,
+        position_side=after.side_name if after else None,
+        mode=order.mode,
+        leverage=order.leverage,
+        margin=view.margin if view else None,
+        liquidation_price=view.liquidation_price if view else None,
+        wallet_balance=wallet,
+    )
+
+
+async def change_margin(core: Core, actor: Actor, symbol: str, amount: Decimal, adding: bool) -> MarginChanged:
+    symbol = core.instrument(symbol).symbol
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        view = loaded.view.position(symbol)
+        if view is None:
+            raise Refused("no_position", f"You have no open {symbol} position.", f"/long {symbol} 100 10x")
+        rules.check_margin_change(loaded.view, view, amount, adding)
+        delta = amount if adding else -amount
+        updated = replace(view.position, margin=view.position.margin + delta)
+        await pos.save_position(tx, loaded.account.id, updated, core.clock.now())
+        positions = [updated if p.symbol == symbol else p for p in loaded.positions]
+        after = evaluate(loaded.account.wallet_balance, positions, core.marks_for(positions), core.catalog)
+        new_view = after.position(symbol)
+        assert new_view is not None
+        return MarginChanged(symbol, delta, updated.margin, new_view.liquidation_price)
+
+
+async def set_leverage(core: Core, actor: Actor, symbol: str, leverage: int) -> LeverageSet:
+    instrument = core.instrument(symbol)
+    symbol = instrument.symbol
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        view = loaded.view.position(symbol)
+        rules.check_new_leverage(loaded.view, view, instrument, leverage)
+        mode, _ = await _setting(tx, loaded, symbol)
+        await acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, leverage)
+        if view is not None:
+            updated = replace(view.position, leverage=leverage)
+            await pos.save_position(tx, loaded.account.id, updated, core.clock.now())
+        notional = view.notional if view else ZERO
+        return LeverageSet(symbol, leverage, instrument.max_leverage_for(notional))
+
+
+async def set_mode(core: Core, actor: Actor, symbol: str | None, mode: Mode) -> ModeSet:
+    symbols = [core.instrument(symbol).symbol] if symbol else list(core.catalog.symbols)
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+        changed, locked = [], []
+        for name in symbols:
+            current, leverage = await _setting(tx, loaded, name)
+            try:
+                rules.check_mode_switch(name, current, mode, loaded.position(name) is not None, False)
+            except Refused:
+                if symbol:
+                    raise
+                locked.append(name)
+                continue
+            await acc.save_symbol_setting(tx, loaded.account.id, name, mode, leverage)
+            changed.append(name)
+        return ModeSet(tuple(changed), mode, tuple(locked))
+

@@ -1,0 +1,184 @@
+"""Users, accounts, per-symbol settings, the ledger and the insurance fund."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import cast
+
+import aiosqlite
+
+from core.domain.positions import Mode
+from core.storage.rows import dec, stamp, text
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    platform: str
+    platform_user_id: str
+    display_name: str
+    push_chat_id: str
+    pushes_enabled: bool
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    user_id: int
+    wallet_balance: Decimal
+    starting_balance: Decimal
+
+
+def _user(row: aiosqlite.Row) -> UserRow:
+    return UserRow(
+        id=row["id"],
+        platform=row["platform"],
+        platform_user_id=row["platform_user_id"],
+        display_name=row["display_name"],
+        push_chat_id=row["push_chat_id"],
+        pushes_enabled=bool(row["pushes_enabled"]),
+    )
+
+
+async def find_user(tx: aiosqlite.Connection, platform: str, platform_user_id: str) -> UserRow | None:
+    async with tx.execute(
+        "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?", (platform, platform_user_id)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return _user(row) if row else None
+
+
+async def user_by_id(tx: aiosqlite.Connection, user_id: int) -> UserRow:
+    async with tx.execute("SELECT * FROM users WHERE id = ?", (user_id,)) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise LookupError(f"no user {user_id}")
+    return _user(row)
+
+
+async def create_user(
+    tx: aiosqlite.Connection, platform: str, platform_user_id: str, name: str, push_chat_id: str, now: datetime
+) -> UserRow:
+    await tx.execute(
+        "INSERT INTO users (platform, platform_user_id, display_name, push_chat_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (platform, platform_user_id, name, push_chat_id, stamp(now)),
+    )
+    user = await find_user(tx, platform, platform_user_id)
+    assert user is not None
+    return user
+
+
+async def touch_user(tx: aiosqlite.Connection, user_id: int, name: str) -> None:
+    """The user wrote to us: remember the name and re-enable pushes (they may have unblocked the bot)."""
+    await tx.execute(
+        "UPDATE users SET display_name = ?, pushes_enabled = 1 WHERE id = ? "
+        "AND (display_name != ? OR pushes_enabled = 0)",
+        (name, user_id, name),
+    )
+
+
+async def set_pushes(tx: aiosqlite.Connection, user_id: int, enabled: bool) -> None:
+    await tx.execute("UPDATE users SET pushes_enabled = ? WHERE id = ?", (int(enabled), user_id))
+
+
+async def find_account(tx: aiosqlite.Connection, user_id: int) -> AccountRow | None:
+    async with tx.execute("SELECT * FROM accounts WHERE user_id = ?", (user_id,)) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return None
+    return AccountRow(row["id"], row["user_id"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
+
+
+async def account_by_id(tx: aiosqlite.Connection, account_id: int) -> AccountRow:
+    async with tx.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise LookupError(f"no account {account_id}")
+    return AccountRow(row["id"], row["user_id"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
+
+
+async def create_account(tx: aiosqlite.Connection, user_id: int, now: datetime) -> AccountRow:
+    await tx.execute(
+        "INSERT INTO accounts (user_id, wallet_balance, starting_balance, created_at) VALUES (?, '0', '0', ?)",
+        (user_id, stamp(now)),
+    )
+    account = await find_account(tx, user_id)
+    assert account is not None
+    return account
+
+
+async def book(
+    tx: aiosqlite.Connection,
+    account_id: int,
+    kind: str,
+    amount: Decimal,
+    now: datetime,
+    symbol: str | None = None,
+) -> Decimal:
+    """Change a wallet by `amount` and write its ledger row, in the caller's transaction."""
+    async with tx.execute("SELECT wallet_balance FROM accounts WHERE id = ?", (account_id,)) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    after = dec(row[0]) + amount
+    await tx.execute("UPDATE accounts SET wallet_balance = ? WHERE id = ?", (text(after), account_id))
+    await tx.execute(
+        "INSERT INTO ledger (account_id, kind, amount, balance_after, symbol, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (account_id, kind, text(amount), text(after), symbol, stamp(now)),
+    )
+    return after
+
+
+async def set_starting_balance(tx: aiosqlite.Connection, account_id: int, balance: Decimal) -> None:
+    await tx.execute("UPDATE accounts SET starting_balance = ? WHERE id = ?", (text(balance), account_id))
+
+
+async def ledger_sum(tx: aiosqlite.Connection, account_id: int) -> Decimal:
+    async with tx.execute("SELECT amount FROM ledger WHERE account_id = ?", (account_id,)) as cursor:
+        rows = await cursor.fetchall()
+    return sum((dec(row[0]) for row in rows), Decimal(0))
+
+
+async def insure(tx: aiosqlite.Connection, account_id: int, amount: Decimal, reason: str, now: datetime) -> None:
+    await tx.execute(
+        "INSERT INTO insurance_fund (account_id, amount, reason, created_at) VALUES (?, ?, ?, ?)",
+        (account_id, text(amount), reason, stamp(now)),
+    )
+
+
+async def symbol_setting(tx: aiosqlite.Connection, account_id: int, symbol: str) -> tuple[Mode, int] | None:
+    async with tx.execute(
+        "SELECT margin_mode, leverage FROM symbol_settings WHERE account_id = ? AND symbol = ?",
+        (account_id, symbol),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return (cast(Mode, row[0]), int(row[1])) if row else None
+
+
+async def save_symbol_setting(
+    tx: aiosqlite.Connection, account_id: int, symbol: str, mode: Mode, leverage: int
+) -> None:
+    await tx.execute(
+        "INSERT INTO symbol_settings (account_id, symbol, margin_mode, leverage) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (account_id, symbol) DO UPDATE SET margin_mode = excluded.margin_mode, "
+        "leverage = excluded.leverage",
+        (account_id, symbol, mode, leverage),
+    )
+
+
+async def clear_symbol_settings(tx: aiosqlite.Connection, account_id: int) -> None:
+    await tx.execute("DELETE FROM symbol_settings WHERE account_id = ?", (account_id,))
+
+
+async def leaderboard(tx: aiosqlite.Connection, platform: str, limit: int = 10) -> list[tuple[str, Decimal, Decimal]]:
+    """(name, wallet, starting balance) of a platform's accounts."""
+    async with tx.execute(
+        "SELECT u.display_name, a.wallet_balance, a.starting_balance FROM accounts a "
+        "JOIN users u ON u.id = a.user_id WHERE u.platform = ?",
+        (platform,),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [(row[0], dec(row[1]), dec(row[2])) for row in rows][: max(limit, 0) or None]

@@ -1,0 +1,25 @@
+"""Funding settlements already applied (idempotency across restarts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import aiosqlite
+
+from core.storage.rows import stamp, text
+
+
+async def claim(tx: aiosqlite.Connection, symbol: str, funding_time: datetime, rate: Decimal, now: datetime) -> bool:
+    """Record a settlement; False when this symbol's funding at that time was already applied."""
+    cursor = await tx.execute(
+        "INSERT OR IGNORE INTO funding_events (symbol, funding_time, rate, applied_at) VALUES (?, ?, ?, ?)",
+        (symbol, stamp(funding_time), text(rate), stamp(now)),
+    )
+    return (cursor.rowcount or 0) > 0
+
+
+async def last_funding_time(tx: aiosqlite.Connection) -> str | None:
+    async with tx.execute("SELECT MAX(funding_time) FROM funding_events") as cursor:
+        row = await cursor.fetchone()
+    return row[0] if row and row[0] else None

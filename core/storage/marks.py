@@ -1,0 +1,24 @@
+"""Last known marks (a manual market survives a restart)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import aiosqlite
+
+from core.storage.rows import dec, stamp, text
+
+
+async def save_marks(tx: aiosqlite.Connection, marks: Mapping[str, Decimal], now: datetime) -> None:
+    await tx.executemany(
+        "INSERT INTO marks (symbol, price, updated_at) VALUES (?, ?, ?) ON CONFLICT (symbol) DO UPDATE SET "
+        "price = excluded.price, updated_at = excluded.updated_at",
+        [(symbol, text(price), stamp(now)) for symbol, price in marks.items()],
+    )
+
+
+async def load_marks(tx: aiosqlite.Connection) -> dict[str, Decimal]:
+    async with tx.execute("SELECT symbol, price FROM marks") as cursor:
+        return {row[0]: dec(row[1]) for row in await cursor.fetchall()}

@@ -1,0 +1,116 @@
+"""Open positions and the trade history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import aiosqlite
+
+from core.domain.positions import Position
+from core.storage.rows import dec, position_from, stamp, text
+
+
+@dataclass(frozen=True)
+class TradeRow:
+    symbol: str
+    side: int
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    realized_pnl: Decimal
+    kind: str
+    margin_mode: str
+    created_at: str
+
+
+async def positions_of(tx: aiosqlite.Connection, account_id: int) -> list[Position]:
+    async with tx.execute("SELECT * FROM positions WHERE account_id = ? ORDER BY id", (account_id,)) as cursor:
+        return [position_from(row) for row in await cursor.fetchall()]
+
+
+async def accounts_holding(tx: aiosqlite.Connection, symbols: list[str]) -> list[int]:
+    marks = ",".join("?" * len(symbols))
+    async with tx.execute(
+        f"SELECT DISTINCT account_id FROM positions WHERE symbol IN ({marks}) ORDER BY account_id", symbols
+    ) as cursor:
+        return [int(row[0]) for row in await cursor.fetchall()]
+
+
+async def save_position(tx: aiosqlite.Connection, account_id: int, position: Position, now: datetime) -> None:
+    await tx.execute(
+        "INSERT INTO positions (account_id, symbol, side, qty, entry_price, leverage, margin_mode, margin, "
+        "opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, symbol) DO UPDATE SET "
+        "side = excluded.side, qty = excluded.qty, entry_price = excluded.entry_price, "
+        "leverage = excluded.leverage, margin_mode = excluded.margin_mode, margin = excluded.margin",
+        (
+            account_id,
+            position.symbol,
+            position.side,
+            text(position.qty),
+            text(position.entry_price),
+            position.leverage,
+            position.mode,
+            text(position.margin),
+            stamp(now),
+        ),
+    )
+
+
+async def delete_position(tx: aiosqlite.Connection, account_id: int, symbol: str) -> None:
+    await tx.execute("DELETE FROM positions WHERE account_id = ? AND symbol = ?", (account_id, symbol))
+
+
+async def delete_positions(tx: aiosqlite.Connection, account_id: int) -> None:
+    await tx.execute("DELETE FROM positions WHERE account_id = ?", (account_id,))
+
+
+async def record_trade(
+    tx: aiosqlite.Connection,
+    account_id: int,
+    position: Position,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    realized: Decimal,
+    kind: str,
+    now: datetime,
+) -> None:
+    await tx.execute(
+        "INSERT INTO trades (account_id, symbol, side, qty, price, fee, realized_pnl, kind, margin_mode, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            account_id,
+            position.symbol,
+            position.side,
+            text(qty),
+            text(price),
+            text(fee),
+            text(realized),
+            kind,
+            position.mode,
+            stamp(now),
+        ),
+    )
+
+
+async def trades_of(tx: aiosqlite.Connection, account_id: int, limit: int = 10) -> list[TradeRow]:
+    async with tx.execute(
+        "SELECT * FROM trades WHERE account_id = ? ORDER BY id DESC LIMIT ?", (account_id, limit)
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [
+        TradeRow(
+            row["symbol"],
+            int(row["side"]),
+            dec(row["qty"]),
+            dec(row["price"]),
+            dec(row["fee"]),
+            dec(row["realized_pnl"]),
+            row["kind"],
+            row["margin_mode"],
+            row["created_at"],
+        )
+        for row in rows
+    ]
