@@ -197,7 +197,7 @@ def _help(words: list[str]) -> dict[str, Any]:
     return {"command": words[0].lstrip("/").lower() if words else None}
 
 
-COMMANDS: dict[str, Spec] = {
+TRADING_COMMANDS: dict[str, Spec] = {
     "start": Spec("/start", "open your paper account (10,000 USDT) and take the tour", _rest),
     "help": Spec("/help [command]", "list the commands, or explain one", _help),
     "price": Spec("/price [SYM…]", "current marks", _symbols),
@@ -216,8 +216,10 @@ COMMANDS: dict[str, Spec] = {
 }
 
 
-def parse(text: str, bot_username: str | None = None) -> Parsed:
+def parse(text: str, bot_username: str | None = None, commands: Mapping[str, Spec] | None = None) -> Parsed:
     """Parse one chat line. Raises Refused with a correct example for anything malformed."""
+    if commands is None:
+        from bot.registry import COMMANDS as commands
     line = text.strip()
     if len(line) > MAX_LINE:
         raise Refused("too_long", f"That message is too long (over {MAX_LINE} characters).", "/help")
@@ -228,7 +230,7 @@ def parse(text: str, bot_username: str | None = None) -> Parsed:
     if target and bot_username and target.lower() != bot_username.lower():
         raise Refused("other_bot", "That command is for another bot.", "/help")
     name = ALIASES.get(head.lower(), head.lower())
-    spec = COMMANDS.get(name)
+    spec = commands.get(name)
     if spec is None:
         raise Refused("unknown_command", f"Unknown command '/{head[:30]}'.", "/help")
     rest = words[1:]

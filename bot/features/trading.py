@@ -1,0 +1,92 @@
+"""Trading commands: account, positions, margin management, prices."""
+
+from __future__ import annotations
+
+from bot.commands import TRADING_COMMANDS as COMMANDS
+from bot.commands import Parsed
+from bot.registry_types import Handler
+from core.errors import Refused
+from core.results import Actor
+from core.services import accounts, market, trading
+from core.services.core import Core
+
+__all__ = ["COMMANDS", "HANDLERS"]
+
+async def _long_short(core: Core, actor: Actor, p: Parsed) -> object:
+    a = p.args
+    for extra in ("limit", "sl", "tp"):
+        if extra in a:
+            raise Refused("not_available", "Limit, stop-loss and take-profit orders are not open yet.",
+                          f"/{'long' if a['side'] > 0 else 'short'} {a['symbol']} 100 10x")
+    amount = trading.Amount(a["amount"], a["is_qty"])
+    return await trading.open_position(core, actor, a["symbol"], a["side"], amount, a["leverage"], a["mode"])
+
+
+async def _close(core: Core, actor: Actor, p: Parsed) -> object:
+    if p.args.get("all"):
+        return await trading.close_all(core, actor, p.confirm)
+    return await trading.close_position(core, actor, p.args["symbol"], p.args.get("pct"), p.args.get("qty"))
+
+
+async def _margin(core: Core, actor: Actor, p: Parsed) -> object:
+    return await trading.change_margin(core, actor, p.args["symbol"], p.args["amount"], p.args["adding"])
+
+
+async def _leverage(core: Core, actor: Actor, p: Parsed) -> object:
+    return await trading.set_leverage(core, actor, p.args["symbol"], p.args["leverage"])
+
+
+async def _mode(core: Core, actor: Actor, p: Parsed) -> object:
+    return await trading.set_mode(core, actor, p.args["symbol"], p.args["mode"])
+
+
+async def _reset(core: Core, actor: Actor, p: Parsed) -> object:
+    return await accounts.reset(core, actor, p.args["balance"], p.confirm)
+
+
+async def _price(core: Core, actor: Actor, p: Parsed) -> object:
+    return market.prices(core, p.args["symbols"])
+
+
+async def _setprice(core: Core, actor: Actor, p: Parsed) -> object:
+    return await market.set_prices(core, actor, p.args["marks"])
+
+
+async def _start(core: Core, actor: Actor, p: Parsed) -> object:
+    return await accounts.start(core, actor)
+
+
+async def _positions(core: Core, actor: Actor, p: Parsed) -> object:
+    return await accounts.portfolio(core, actor)
+
+
+async def _balance(core: Core, actor: Actor, p: Parsed) -> object:
+    return await accounts.balance(core, actor)
+
+
+async def _history(core: Core, actor: Actor, p: Parsed) -> object:
+    return await accounts.history(core, actor)
+
+
+async def _leaderboard(core: Core, actor: Actor, p: Parsed) -> object:
+    return await accounts.leaderboard(core, actor)
+
+
+HANDLERS: dict[str, Handler] = {
+    "start": _start,
+    "price": _price,
+    "long": _long_short,
+    "short": _long_short,
+    "close": _close,
+    "positions": _positions,
+    "balance": _balance,
+    "history": _history,
+    "margin": _margin,
+    "leverage": _leverage,
+    "mode": _mode,
+    "reset": _reset,
+    "setprice": _setprice,
+    "leaderboard": _leaderboard,
+}
+
+

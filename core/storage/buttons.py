@@ -1,0 +1,36 @@
+"""Button tokens and processed platform updates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from core.storage.rows import stamp
+
+
+async def save_button(tx: aiosqlite.Connection, token: str, user_id: int, command: str, now: datetime) -> None:
+    await tx.execute(
+        "INSERT INTO buttons (token, user_id, command, created_at) VALUES (?, ?, ?, ?)",
+        (token, user_id, command, stamp(now)),
+    )
+
+
+async def find_button(tx: aiosqlite.Connection, token: str) -> tuple[int, str, str] | None:
+    """(owner user id, owner display name, command) of a token."""
+    async with tx.execute(
+        "SELECT b.user_id, u.display_name, b.command FROM buttons b JOIN users u ON u.id = b.user_id "
+        "WHERE b.token = ?",
+        (token,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return (int(row[0]), str(row[1]), str(row[2])) if row else None
+
+
+async def first_time(tx: aiosqlite.Connection, platform: str, update_id: str, now: datetime) -> bool:
+    """Remember an update; False when it was seen before (a redelivery)."""
+    cursor = await tx.execute(
+        "INSERT OR IGNORE INTO processed_updates (platform, update_id, processed_at) VALUES (?, ?, ?)",
+        (platform, update_id, stamp(now)),
+    )
+    return (cursor.rowcount or 0) > 0
