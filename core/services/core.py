@@ -15,6 +15,7 @@ from core.errors import Refused
 from core.ports import Clock, PriceFeed
 from core.results import Actor
 from core.storage import accounts as acc
+from core.storage import orders as orders_store
 from core.storage import positions as pos
 from core.storage.db import Database
 
@@ -114,5 +115,5 @@ async def load_account(
 
 
 async def reserved_margin(tx: aiosqlite.Connection, account_id: int) -> Decimal:
-    """Initial margin held by open orders (none until orders exist)."""
-    return Decimal(0)
+    """Initial margin held by open orders."""
+    return await orders_store.reserved_margin(tx, account_id)

@@ -22,6 +22,7 @@ from core.results import (
 )
 from core.services.core import Core, Loaded, load
 from core.storage import accounts as acc
+from core.storage import orders as orders_store
 from core.storage import positions as pos
 
 DEFAULT_LEVERAGE = 20  # Binance's default when a symbol's leverage was never chosen
@@ -58,7 +59,8 @@ async def open_position(
         current_mode, current_leverage = await _setting(tx, loaded, symbol)
         mode = mode or current_mode
         if mode != current_mode:
-            rules.check_mode_switch(symbol, current_mode, mode, existing is not None, False)
+            has_orders = await orders_store.has_open_orders(tx, loaded.account.id, symbol)
+            rules.check_mode_switch(symbol, current_mode, mode, existing is not None, has_orders)
         lev = leverage or current_leverage
         if existing is not None and lev != existing.leverage and leverage is not None:
             raise Refused(
@@ -230,8 +232,9 @@ async def set_mode(core: Core, actor: Actor, symbol: str | None, mode: Mode) -> 
         changed, locked = [], []
         for name in symbols:
             current, leverage = await _setting(tx, loaded, name)
+            has_orders = await orders_store.has_open_orders(tx, loaded.account.id, name)
             try:
-                rules.check_mode_switch(name, current, mode, loaded.position(name) is not None, False)
+                rules.check_mode_switch(name, current, mode, loaded.position(name) is not None, has_orders)
             except Refused:
                 if symbol:
                     raise
