@@ -1,27 +1,78 @@
-"""The long-running process: feed, delivery and whichever adapters are configured, in one event loop."""
+"""The long-running process: feed, scheduler, delivery and every configured adapter in one event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config
 from bot.jobs import apply_tick
+from bot.scheduler import catch_up_funding, install_jobs, new_scheduler
 from core.clock import SystemClock
-from core.ports import Tick
+from core.ports import Notifier, Tick
 from core.services.core import Core
+from core.services.notify import deliver_pending
 
 log = logging.getLogger(__name__)
 
 OpenCore = Callable[[Config, SystemClock], AbstractAsyncContextManager[Core]]
+DELIVERY_RETRY_SECONDS = 5.0
+
+
+class Adapter(Protocol):
+    """A chat platform: started and stopped by the runtime, delivering pushes through its notifier."""
+
+    name: str
+    notifier: Notifier
+
+    def scheduler(self) -> AsyncIOScheduler | None:
+        """The platform's own scheduler to share (Telegram's JobQueue), if any."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def configured_adapters(core: Core, config: Config) -> list[Adapter]:
+    adapters: list[Adapter] = []
+    if config.telegram_token:
+        from bot.telegram.app import TelegramAdapter
+
+        adapters.append(TelegramAdapter(core, config))
+    if config.discord_token:
+        from bot.discord.app import DiscordAdapter
+
+        adapters.append(DiscordAdapter(core, config))
+    return adapters
+
+
+async def delivery_loop(core: Core, notifiers: dict[str, Notifier]) -> None:
+    """Send pushes as soon as the outbox changes, and retry what is due every few seconds."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(core.outbox_changed.wait(), timeout=DELIVERY_RETRY_SECONDS)
+        core.outbox_changed.clear()
+        try:
+            await deliver_pending(core, notifiers)
+        except Exception:
+            log.exception("delivery failed; retrying")
 
 
 async def run(config: Config, open_core: OpenCore) -> int:
     clock = SystemClock()
     async with open_core(config, clock) as core:
+        adapters = configured_adapters(core, config)
+        scheduler = next((s for a in adapters if (s := a.scheduler()) is not None), None) or new_scheduler()
+        install_jobs(scheduler, core)
+        await catch_up_funding(core)
 
         async def on_tick(tick: Tick) -> None:
             try:
@@ -29,17 +80,42 @@ async def run(config: Config, open_core: OpenCore) -> int:
             except Exception:
                 log.exception("tick failed")
 
-        feed_task = asyncio.create_task(core.feed.run(on_tick, clock), name="feed")
-        if not config.telegram_token and not config.discord_token:
+        tasks = [asyncio.create_task(core.feed.run(on_tick, clock), name="feed")]
+        if not adapters:
             from bot.console.app import run_interactive
 
-            return await run_interactive(core, None, [feed_task])
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            feed_task.cancel()
-        return 0
+            scheduler.start()
+            try:
+                return await run_interactive(core, None, tasks)
+            finally:
+                scheduler.shutdown(wait=False)
+        return await _serve(core, adapters, scheduler, tasks)
+
+
+async def _serve(
+    core: Core, adapters: list[Adapter], scheduler: AsyncIOScheduler, tasks: list[asyncio.Task[None]]
+) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+        if not scheduler.running:
+            scheduler.start()
+        notifiers = {a.name: a.notifier for a in adapters}
+        tasks.append(asyncio.create_task(delivery_loop(core, notifiers), name="delivery"))
+        log.info("running: %s", ", ".join(a.name for a in adapters))
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for adapter in reversed(started):
+            await adapter.stop()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+    return 0

@@ -18,6 +18,7 @@ class Actor:
     name: str
     chat_id: str = ""
     chat_kind: str = "private"  # private | group
+    chat_admin: bool = False  # the platform says this user administers the group chat
 
     @property
     def key(self) -> str:

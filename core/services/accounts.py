@@ -19,6 +19,7 @@ from core.results import (
 )
 from core.services.core import MAX_STARTING_BALANCE, Core, ensure_user, load
 from core.storage import accounts as acc
+from core.storage import chats
 from core.storage import positions as pos
 
 
@@ -80,12 +81,17 @@ async def history(core: Core, actor: Actor, limit: int = 10) -> History:
 
 
 async def leaderboard(core: Core, actor: Actor, limit: int = 10) -> Leaderboard:
-    """Everyone on the actor's platform ranked by return on their starting balance."""
+    """In a group: its members; elsewhere: everyone on the platform; ranked by return on the starting balance."""
     async with core.db.transaction() as tx:
-        rows = await acc.leaderboard(tx, actor.platform, limit=0)
+        await ensure_user(core, tx, actor)
+        if actor.chat_kind == "group":
+            rows = await chats.member_balances(tx, actor.platform, actor.chat_id)
+        else:
+            rows = await acc.leaderboard(tx, actor.platform, limit=0)
     ranked = sorted(
         (LeaderboardRow(name, wallet, (wallet - start) / start * 100) for name, wallet, start in rows if start > 0),
         key=lambda row: row.return_pct,
         reverse=True,
     )
-    return Leaderboard(actor.platform, tuple(ranked[:limit]))
+    scope = f"group {actor.chat_id}" if actor.chat_kind == "group" else actor.platform
+    return Leaderboard(scope, tuple(ranked[:limit]))

@@ -15,6 +15,7 @@ from core.errors import Refused
 from core.ports import Clock, PriceFeed
 from core.results import Actor
 from core.storage import accounts as acc
+from core.storage import chats
 from core.storage import orders as orders_store
 from core.storage import positions as pos
 from core.storage.db import Database
@@ -89,6 +90,8 @@ async def ensure_user(core: Core, tx: aiosqlite.Connection, actor: Actor) -> tup
         user = await acc.create_user(tx, actor.platform, actor.user_id, actor.name, push_chat, now)
     elif actor.name and (user.display_name != actor.name or not user.pushes_enabled):
         await acc.touch_user(tx, user.id, actor.name)
+    if actor.chat_kind == "group" and actor.chat_id:
+        await chats.remember_member(tx, actor.platform, actor.chat_id, user.id, now)
     account = await acc.find_account(tx, user.id)
     if account is None:
         account = await acc.create_account(tx, user.id, now)

@@ -16,6 +16,13 @@ from core.storage import funding as funding_store
 from core.storage import positions as pos
 
 
+async def last_settled(core: Core) -> datetime | None:
+    """The latest funding time already applied, if any."""
+    async with core.db.transaction() as tx:
+        last = await funding_store.last_funding_time(tx)
+    return datetime.fromisoformat(last) if last else None
+
+
 async def settle(core: Core, at: datetime, rates: Mapping[str, Decimal]) -> int:
     """Apply the funding of `rates` at time `at` to every open position; returns payments made."""
     paid = 0

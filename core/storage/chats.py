@@ -1,0 +1,45 @@
+"""Group chats: members and admin-only settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import aiosqlite
+
+from core.storage.rows import dec, stamp
+
+
+async def remember_member(tx: aiosqlite.Connection, platform: str, chat_id: str, user_id: int, now: datetime) -> None:
+    await tx.execute(
+        "INSERT OR IGNORE INTO chat_members (platform, chat_id, user_id, joined_at) VALUES (?, ?, ?, ?)",
+        (platform, chat_id, user_id, stamp(now)),
+    )
+
+
+async def member_balances(tx: aiosqlite.Connection, platform: str, chat_id: str) -> list[tuple[str, Decimal, Decimal]]:
+    """(name, wallet, starting balance) of a chat's members."""
+    async with tx.execute(
+        "SELECT u.display_name, a.wallet_balance, a.starting_balance FROM chat_members m "
+        "JOIN users u ON u.id = m.user_id JOIN accounts a ON a.user_id = u.id "
+        "WHERE m.platform = ? AND m.chat_id = ?",
+        (platform, chat_id),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [(row[0], dec(row[1]), dec(row[2])) for row in rows]
+
+
+async def get_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key: str) -> str | None:
+    async with tx.execute(
+        "SELECT value FROM chat_settings WHERE platform = ? AND chat_id = ? AND key = ?", (platform, chat_id, key)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return str(row[0]) if row else None
+
+
+async def set_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key: str, value: str) -> None:
+    await tx.execute(
+        "INSERT INTO chat_settings (platform, chat_id, key, value) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (platform, chat_id, key) DO UPDATE SET value = excluded.value",
+        (platform, chat_id, key, value),
+    )
