@@ -40,3 +40,18 @@ async def set_chat_setting(core: Core, actor: Actor, key: str, value: str) -> Ch
 async def chat_setting(core: Core, platform: str, chat_id: str, key: str) -> str | None:
     async with core.db.transaction() as tx:
         return await chats.get_setting(tx, platform, chat_id, key)
+
+
+async def chats_of(core: Core, platform: str, platform_user_id: str) -> list[str]:
+    """The group chats (Discord guilds, Telegram groups) a user has written in."""
+    async with core.db.transaction() as tx:
+        return await chats.chats_of(tx, platform, platform_user_id)
+
+
+async def remember_once(core: Core, platform: str, chat_id: str, key: str) -> bool:
+    """True the first time `key` is remembered for a chat (e.g. "told user X why DMs fell back")."""
+    async with core.db.transaction() as tx:
+        if await chats.get_setting(tx, platform, chat_id, key) is not None:
+            return False
+        await chats.set_setting(tx, platform, chat_id, key, "1")
+        return True

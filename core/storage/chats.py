@@ -43,3 +43,13 @@ async def set_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key
         "ON CONFLICT (platform, chat_id, key) DO UPDATE SET value = excluded.value",
         (platform, chat_id, key, value),
     )
+
+
+async def chats_of(tx: aiosqlite.Connection, platform: str, platform_user_id: str) -> list[str]:
+    """Group chats a user has written in, most recent first."""
+    async with tx.execute(
+        "SELECT m.chat_id FROM chat_members m JOIN users u ON u.id = m.user_id "
+        "WHERE u.platform = ? AND u.platform_user_id = ? ORDER BY m.joined_at DESC",
+        (platform, platform_user_id),
+    ) as cursor:
+        return [str(row[0]) for row in await cursor.fetchall()]
