@@ -7,13 +7,17 @@ import logging
 from bot.commands import parse
 from bot.registry import COMMANDS, HANDLERS, describe
 from bot.replies import Button, Reply
+from core.domain.throttle import Verdict
 from core.errors import Refused
 from core.results import Actor
 from core.services.core import Core
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Button", "Reply", "error_reply", "handle", "help_reply"]
+__all__ = ["SILENT", "Button", "Reply", "error_reply", "handle", "help_reply"]
+
+
+SILENT = Reply("silent", "")  # adapters send nothing for it
 
 
 def help_reply(command: str | None) -> Reply:
@@ -32,6 +36,12 @@ def error_reply(exc: Refused) -> Reply:
 
 async def handle(core: Core, actor: Actor, text: str, bot_username: str | None = None) -> Reply:
     """Parse, run and render one line. Every failure becomes one clear reply and changes nothing."""
+    verdict = core.admit(actor)
+    if verdict is Verdict.SILENT:
+        return SILENT
+    if verdict is Verdict.NOTICE:
+        return error_reply(Refused("rate_limited", "Easy there: that is a lot of commands at once. "
+                                   "Wait a few seconds; I will ignore commands until then.", "/positions"))
     try:
         parsed = parse(text, bot_username)
         if parsed.name == "help":

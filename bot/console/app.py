@@ -78,7 +78,9 @@ class ConsoleSession:
             except Refused as exc:
                 self.emit(error_reply(exc))
         else:
-            self.emit(await handle(self.core, self.actor(), text))
+            reply = await handle(self.core, self.actor(), text)
+            if reply.type != "silent":
+                self.emit(reply)
         await self.flush_pushes()
 
     async def flush_pushes(self) -> None:
@@ -130,9 +132,8 @@ class ConsoleSession:
         self.emit(Reply("advance", f"Clock moved to {target.isoformat()}.", {"now": target.isoformat()}))
 
     async def replay(self, spec: str) -> None:
-        from core.market.replay import ReplayFeed, ReplayFileError
-
         from bot.jobs import play
+        from core.market.replay import ReplayFeed, ReplayFileError
 
         try:
             feed = ReplayFeed([p for p in spec.split(",") if p])

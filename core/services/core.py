@@ -11,6 +11,7 @@ import aiosqlite
 
 from core.domain.instruments import Catalog, Instrument
 from core.domain.positions import AccountView, Position, evaluate
+from core.domain.throttle import CommandThrottle, Verdict
 from core.errors import Refused
 from core.ports import Clock, PriceFeed
 from core.results import Actor
@@ -40,6 +41,7 @@ class Core:
     clock: Clock
     settings: Settings = field(default_factory=Settings)
     outbox_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    throttle: CommandThrottle = field(default_factory=CommandThrottle)
     listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def instrument(self, symbol: str) -> Instrument:
@@ -60,6 +62,16 @@ class Core:
     def marks_for(self, positions: list[Position]) -> dict[str, Decimal]:
         """Marks for valuation; a symbol the feed has never priced is valued at its entry price."""
         return {p.symbol: self.feed.mark(p.symbol) or p.entry_price for p in positions}
+
+    def admit(self, actor: Actor) -> Verdict:
+        """Per-user rate limit on commands (abuse protection), the same on every chat platform. The local
+        console (one trusted person, often on a virtual clock) is not limited."""
+        if actor.platform == "console":
+            return Verdict.OK
+        now = self.clock.now().timestamp()
+        if len(self.throttle) > 10_000:
+            self.throttle.forget_idle(now)
+        return self.throttle.check(actor.key, now)
 
     def notify_outbox(self) -> None:
         self.outbox_changed.set()
