@@ -9,7 +9,7 @@ from bot.feeds import as_state
 from core.clock import VirtualClock
 from core.domain.funding import funding_times
 from core.ports import Tick
-from core.services import funding
+from core.services import alerts, funding
 from core.services.core import Core
 from core.services.market import on_tick
 
@@ -34,14 +34,22 @@ async def run_until(core: Core, clock: VirtualClock, target: datetime) -> None:
     events: list[tuple[datetime, int, Tick | None]] = [(t.at, 0, t) for t in ticks]
     if scheduled:
         events += [(moment, 1, None) for moment in funding_times(start, target)]
+    events += [(midnight, 2, None) for midnight in midnights(start, target)]
     events.sort(key=lambda event: (event[0], event[1]))
-    for at, _, tick in events:
+    for at, kind, tick in events:
         clock.set(at)
         if tick is not None:
             await apply_tick(core, tick)
-        else:
+        elif kind == 1:
             await settle_scheduled_funding(core, at)
+        else:
+            await alerts.send_digests(core, at)
     clock.set(target)
+
+
+def midnights(after: datetime, until: datetime) -> list[datetime]:
+    """UTC midnights m with after < m ≤ until (daily digests)."""
+    return [moment for moment in funding_times(after, until) if moment.hour == 0]
 
 
 async def play(core: Core, clock: VirtualClock | None, ticks: Iterable[Tick]) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -18,12 +17,11 @@ from bot.scheduler import catch_up_funding, install_jobs, new_scheduler
 from core.clock import SystemClock
 from core.ports import Notifier, Tick
 from core.services.core import Core
-from core.services.notify import deliver_pending
+from core.services.delivery import DeliveryWorker
 
 log = logging.getLogger(__name__)
 
 OpenCore = Callable[[Config, SystemClock], AbstractAsyncContextManager[Core]]
-DELIVERY_RETRY_SECONDS = 5.0
 
 
 class Adapter(Protocol):
@@ -52,18 +50,6 @@ def configured_adapters(core: Core, config: Config) -> list[Adapter]:
 
         adapters.append(DiscordAdapter(core, config))
     return adapters
-
-
-async def delivery_loop(core: Core, notifiers: dict[str, Notifier]) -> None:
-    """Send pushes as soon as the outbox changes, and retry what is due every few seconds."""
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(core.outbox_changed.wait(), timeout=DELIVERY_RETRY_SECONDS)
-        core.outbox_changed.clear()
-        try:
-            await deliver_pending(core, notifiers)
-        except Exception:
-            log.exception("delivery failed; retrying")
 
 
 async def run(config: Config, open_core: OpenCore) -> int:
@@ -100,17 +86,23 @@ async def _serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     started: list[Adapter] = []
+    worker: DeliveryWorker | None = None
+    delivery: asyncio.Task[None] | None = None
     try:
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
         if not scheduler.running:
             scheduler.start()
-        notifiers = {a.name: a.notifier for a in adapters}
-        tasks.append(asyncio.create_task(delivery_loop(core, notifiers), name="delivery"))
+        worker = DeliveryWorker(core, {a.name: a.notifier for a in adapters})
+        delivery = asyncio.create_task(worker.run(), name="delivery")
         log.info("running: %s", ", ".join(a.name for a in adapters))
         await stop.wait()
     finally:
+        if worker is not None and delivery is not None:
+            worker.stop()  # let the send in progress finish: cancelling could cut a transaction short
+            core.outbox_changed.set()
+            await asyncio.wait({delivery}, timeout=10)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

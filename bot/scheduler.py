@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.jobs import settle_scheduled_funding
 from core.domain.funding import funding_times
+from core.services import alerts
 from core.services import funding as funding_service
 from core.services.core import Core
 
@@ -41,6 +42,15 @@ async def funding_job(core: Core) -> None:
         log.exception("funding job failed")
 
 
+async def digest_job(core: Core) -> None:
+    """The daily digest (off by default; per-user setting), keyed by date so it goes out once a day."""
+    try:
+        now = core.clock.now()
+        await alerts.send_digests(core, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    except Exception:
+        log.exception("digest job failed")
+
+
 async def catch_up_funding(core: Core) -> list[datetime]:
     """Settle the funding times between the last one applied and now (once each)."""
     last = await funding_service.last_settled(core)
@@ -63,6 +73,10 @@ def install_jobs(scheduler: AsyncIOScheduler, core: Core, extra: dict[str, tuple
         misfire_grace_time=3600,
         coalesce=True,
         max_instances=1,
+    )
+    scheduler.add_job(
+        digest_job, CronTrigger(hour=0, minute=5, timezone=UTC), args=[core], id="digest", replace_existing=True,
+        misfire_grace_time=3600, coalesce=True, max_instances=1,
     )
     for name, (job, seconds) in (extra or {}).items():
         scheduler.add_job(job, "interval", seconds=seconds, id=name, replace_existing=True, coalesce=True,

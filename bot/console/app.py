@@ -18,7 +18,7 @@ from core.ports import Outgoing
 from core.results import Actor
 from core.services import market
 from core.services.core import Core
-from core.services.notify import deliver_pending
+from core.services.delivery import DeliveryWorker
 
 DURATION = re.compile(r"^(\d{1,6})([smhd])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -46,7 +46,7 @@ class ConsoleSession:
         self.json_mode = json_mode
         self.user = user
         self.group: str | None = None
-        self.notifiers = {"console": ConsoleNotifier(self)}
+        self.worker = DeliveryWorker(core, {"console": ConsoleNotifier(self)})
 
     @property
     def chat(self) -> str:
@@ -84,7 +84,7 @@ class ConsoleSession:
         await self.flush_pushes()
 
     async def flush_pushes(self) -> None:
-        await deliver_pending(self.core, self.notifiers)
+        await self.worker.drain_once()
 
     async def directive(self, text: str) -> None:
         words = text.split()

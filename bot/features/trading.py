@@ -5,21 +5,11 @@ from __future__ import annotations
 from bot.commands import TRADING_COMMANDS as COMMANDS
 from bot.commands import Parsed
 from bot.registry_types import Handler
-from core.errors import Refused
 from core.results import Actor
 from core.services import accounts, market, trading
 from core.services.core import Core
 
 __all__ = ["COMMANDS", "HANDLERS"]
-
-async def _long_short(core: Core, actor: Actor, p: Parsed) -> object:
-    a = p.args
-    for extra in ("limit", "sl", "tp"):
-        if extra in a:
-            raise Refused("not_available", "Limit, stop-loss and take-profit orders are not open yet.",
-                          f"/{'long' if a['side'] > 0 else 'short'} {a['symbol']} 100 10x")
-    amount = trading.Amount(a["amount"], a["is_qty"])
-    return await trading.open_position(core, actor, a["symbol"], a["side"], amount, a["leverage"], a["mode"])
 
 
 async def _close(core: Core, actor: Actor, p: Parsed) -> object:
@@ -75,8 +65,6 @@ async def _leaderboard(core: Core, actor: Actor, p: Parsed) -> object:
 HANDLERS: dict[str, Handler] = {
     "start": _start,
     "price": _price,
-    "long": _long_short,
-    "short": _long_short,
     "close": _close,
     "positions": _positions,
     "balance": _balance,

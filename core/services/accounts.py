@@ -20,6 +20,7 @@ from core.results import (
 from core.services.core import MAX_STARTING_BALANCE, Core, ensure_user, load
 from core.storage import accounts as acc
 from core.storage import chats
+from core.storage import orders as orders_store
 from core.storage import positions as pos
 
 
@@ -46,9 +47,10 @@ async def reset(core: Core, actor: Actor, balance: Decimal | None, confirmed: bo
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)
         account_id = loaded.account.id
+        now = core.clock.now()
+        await orders_store.cancel_all_open(tx, account_id, "reset", now)
         await pos.delete_positions(tx, account_id)
         await acc.clear_symbol_settings(tx, account_id)
-        now = core.clock.now()
         await acc.book(tx, account_id, "reset", target - loaded.account.wallet_balance, now)
         await acc.set_starting_balance(tx, account_id, target)
         return AccountReset(target, len(loaded.positions))

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from core.domain.funding import payment
 from core.ports import Tick
+from core.services import alerts
 from core.services.core import Core
 from core.services.risk import sweep
 from core.storage import accounts as acc
@@ -43,6 +44,9 @@ async def settle(core: Core, at: datetime, rates: Mapping[str, Decimal]) -> int:
                     await pos.save_position(tx, account_id, moved, at)
                 await acc.book(tx, account_id, "funding", amount, at, position.symbol)
                 paid += 1
-    # less isolated margin means a nearer liquidation price: check at once
-    await sweep(core, Tick(at=at, marks={s: core.feed.mark(s) or Decimal(0) for s in symbols}))
+    # less isolated margin means a nearer liquidation price: check at once, then notify
+    tick = Tick(at=at, marks={s: core.feed.mark(s) or Decimal(0) for s in symbols})
+    await sweep(core, tick)
+    await alerts.on_tick(core, tick)
+    await alerts.funding_notices(core, at)
     return paid

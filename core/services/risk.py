@@ -18,6 +18,7 @@ from core.ports import Tick
 from core.services.core import Core, Loaded, load_account
 from core.services.notify import push
 from core.storage import accounts as acc
+from core.storage import orders as orders_store
 from core.storage import positions as pos
 from core.text import describe_liquidation
 
@@ -48,6 +49,8 @@ async def liquidate_if_due(
             outcomes.append(liquidate_isolated(view))
     if loaded.view.cross_liquidation_due:
         outcomes.append(liquidate_cross(loaded.view, core.catalog.fees.liquidation_clearance))
+    if outcomes:  # Binance: a liquidation first cancels the account's open orders
+        await orders_store.cancel_all_open(tx, account_id, "liquidation", core.clock.now())
     for outcome in outcomes:
         await _execute(core, tx, loaded, outcome)
     return outcomes

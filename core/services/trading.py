@@ -74,7 +74,7 @@ async def open_position(
         qty = amount.value if amount.is_qty else rules.qty_from_margin(instrument, amount.value, lev, mark)
         rules.check_qty(instrument, qty, example)
         order = Position(symbol, side, qty, mark, lev, mode)
-        change = await _fill(core, tx, loaded, order, mark, opening=True)
+        change = await fill(core, tx, loaded, order, mark, opening=True)
         await acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, lev)
         return change
 
@@ -105,7 +105,7 @@ async def close_position(
             amount = qty
         rules.check_qty(instrument, amount, f"/close {symbol} 100%")
         order = Position(symbol, -existing.side, amount, mark, existing.leverage, existing.mode)
-        return await _fill(core, tx, loaded, order, mark, opening=False)
+        return await fill(core, tx, loaded, order, mark, opening=False)
 
 
 async def close_all(core: Core, actor: Actor, confirmed: bool) -> ClosedAll | NeedsConfirmation:
@@ -119,7 +119,7 @@ async def close_all(core: Core, actor: Actor, confirmed: bool) -> ClosedAll | Ne
         for existing in loaded.positions:
             mark = core.mark(existing.symbol)
             order = Position(existing.symbol, -existing.side, existing.qty, mark, existing.leverage, existing.mode)
-            changes.append(await _fill(core, tx, await load(core, tx, actor), order, mark, opening=False))
+            changes.append(await fill(core, tx, await load(core, tx, actor), order, mark, opening=False))
         return ClosedAll(tuple(changes))
 
 
@@ -128,14 +128,22 @@ async def _setting(tx: aiosqlite.Connection, loaded: Loaded, symbol: str) -> tup
     return saved if saved else (DEFAULT_MODE, DEFAULT_LEVERAGE)
 
 
-async def _fill(
-    core: Core, tx: aiosqlite.Connection, loaded: Loaded, order: Position, mark: Decimal, opening: bool
+async def fill(
+    core: Core,
+    tx: aiosqlite.Connection,
+    loaded: Loaded,
+    order: Position,
+    mark: Decimal,
+    opening: bool,
+    fee_rate: Decimal | None = None,
 ) -> PositionChanged:
-    """Fill a market order at the mark with the taker fee, and book everything it changes."""
+    """Fill an order at `mark` (the taker fee unless told: limits pay the maker fee) and book everything it
+    changes. Every check runs before the first write, so a Refused leaves the transaction untouched."""
     instrument = core.instrument(order.symbol)
     existing = loaded.position(order.symbol)
     view = loaded.view
-    outcome = rules.plan_fill(existing, order, mark, core.catalog.fees.taker, view.cross_wallet_balance)
+    rate = core.catalog.fees.taker if fee_rate is None else fee_rate
+    outcome = rules.plan_fill(existing, order, mark, rate, view.cross_wallet_balance)
     if outcome.opened_qty > 0:
         after = outcome.position
         assert after is not None
@@ -147,6 +155,8 @@ async def _fill(
         await pos.delete_position(tx, account_id, order.symbol)
     else:
         await pos.save_position(tx, account_id, outcome.position, now)
+    if outcome.closed_qty > 0:  # a closed or flipped position's stops protect nothing any more
+        await orders_store.cancel_orphaned(tx, account_id, now, order.symbol)
     kind = "open" if opening and outcome.closed_qty == 0 else "close"
     await pos.record_trade(tx, account_id, order, order.qty, mark, outcome.fee, outcome.realized_pnl, kind, now)
     wallet = loaded.account.wallet_balance

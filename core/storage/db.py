@@ -49,13 +49,15 @@ class Database:
         """BEGIN IMMEDIATE … COMMIT, one at a time on this connection; ROLLBACK on any error."""
         async with self._lock:
             conn = self.conn
-            await _begin(conn)
             try:
+                await asyncio.shield(_begin(conn))
                 yield conn
+                await asyncio.shield(conn.execute("COMMIT"))
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # a task cancelled mid-transaction must not leave the shared connection inside it
+                if conn.in_transaction:
+                    await asyncio.shield(conn.execute("ROLLBACK"))
                 raise
-            await conn.execute("COMMIT")
 
     async def backup(self, target: str | Path) -> None:
         """SQLite's online backup into another file, while the bot runs."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 
 from core.storage.rows import stamp
+
+NO_TIME = datetime.min.replace(tzinfo=UTC)  # rows built before created_at was read
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class OutboxRow:
     text: str
     data: dict[str, Any]
     attempts: int
+    created_at: datetime = NO_TIME
 
 
 async def enqueue(
@@ -45,29 +49,99 @@ async def enqueue(
     return (cursor.rowcount or 0) > 0
 
 
+_SELECT = (
+    "SELECT o.*, u.platform, u.platform_user_id, u.push_chat_id FROM outbox o JOIN users u ON u.id = o.user_id "
+    "WHERE o.delivered_at IS NULL AND u.pushes_enabled = 1 "
+)
+
+
 async def pending(tx: aiosqlite.Connection, now: datetime, limit: int = 500) -> list[OutboxRow]:
     async with tx.execute(
-        "SELECT o.*, u.platform, u.platform_user_id, u.push_chat_id FROM outbox o JOIN users u ON u.id = o.user_id "
-        "WHERE o.delivered_at IS NULL AND u.pushes_enabled = 1 "
-        "AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.priority, o.id LIMIT ?",
+        _SELECT + "AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.priority, o.id LIMIT ?",
         (stamp(now), limit),
     ) as cursor:
-        rows = await cursor.fetchall()
-    return [
-        OutboxRow(
-            row["id"],
-            row["user_id"],
-            row["platform"],
-            row["platform_user_id"],
-            row["push_chat_id"],
-            row["kind"],
-            row["priority"],
-            row["text"],
-            json.loads(row["data"]),
-            row["attempts"],
-        )
-        for row in rows
-    ]
+        return [_row(row) for row in await cursor.fetchall()]
+
+
+async def deliverable(
+    tx: aiosqlite.Connection, now: datetime, platforms: Collection[str], limit: int = 1000
+) -> list[OutboxRow]:
+    """Undelivered rows due at `now` for users reachable on one of `platforms`, most urgent first."""
+    if not platforms:
+        return []
+    names = sorted(platforms)
+    marks = ",".join("?" * len(names))
+    async with tx.execute(
+        _SELECT + f"AND u.platform IN ({marks}) AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) "
+        "ORDER BY o.priority, o.id LIMIT ?",
+        (*names, stamp(now), limit),
+    ) as cursor:
+        return [_row(row) for row in await cursor.fetchall()]
+
+
+async def next_attempt_after(tx: aiosqlite.Connection, now: datetime, platforms: Collection[str]) -> datetime | None:
+    """The earliest postponed retry still to come, for users reachable on `platforms`."""
+    if not platforms:
+        return None
+    names = sorted(platforms)
+    marks = ",".join("?" * len(names))
+    async with tx.execute(
+        "SELECT MIN(o.next_attempt_at) FROM outbox o JOIN users u ON u.id = o.user_id "
+        f"WHERE o.delivered_at IS NULL AND u.pushes_enabled = 1 AND u.platform IN ({marks}) "
+        "AND o.next_attempt_at > ?",
+        (*names, stamp(now)),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+async def still_pending(tx: aiosqlite.Connection, ids: Collection[int]) -> set[int]:
+    """Which of `ids` are neither delivered nor settled, and whose user still accepts pushes."""
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    async with tx.execute(
+        f"SELECT o.id FROM outbox o JOIN users u ON u.id = o.user_id WHERE o.id IN ({marks}) "
+        "AND o.delivered_at IS NULL AND u.pushes_enabled = 1",
+        list(ids),
+    ) as cursor:
+        return {int(row[0]) for row in await cursor.fetchall()}
+
+
+async def skip(tx: aiosqlite.Connection, ids: list[int], reason: str, now: datetime) -> None:
+    """Settle rows without sending them (`reason`: off, failed): they will never be sent."""
+    await tx.executemany(
+        "UPDATE outbox SET delivered_at = ?, skipped = ? WHERE id = ? AND delivered_at IS NULL",
+        [(stamp(now), reason, i) for i in ids],
+    )
+
+
+async def delivered_count(tx: aiosqlite.Connection, user_id: int | None = None) -> int:
+    """Rows sent (delivered and not skipped), of one user or of everyone."""
+    query = "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL AND skipped IS NULL"
+    args: tuple[int, ...] = ()
+    if user_id is not None:
+        query += " AND user_id = ?"
+        args = (user_id,)
+    async with tx.execute(query, args) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _row(row: aiosqlite.Row) -> OutboxRow:
+    return OutboxRow(
+        row["id"],
+        row["user_id"],
+        row["platform"],
+        row["platform_user_id"],
+        row["push_chat_id"],
+        row["kind"],
+        row["priority"],
+        row["text"],
+        json.loads(row["data"]),
+        row["attempts"],
+        datetime.fromisoformat(row["created_at"]),
+    )
 
 
 async def mark_delivered(tx: aiosqlite.Connection, ids: list[int], now: datetime) -> None:
