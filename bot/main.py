@@ -12,6 +12,7 @@ from datetime import datetime
 
 from bot.config import Config, ConfigError, load_config
 from bot.feeds import FeedSpecError, build_feed
+from bot.logs import configure_logging
 from core.clock import VirtualClock
 from core.domain.instruments import InstrumentsError, load_catalog
 from core.ports import Clock
@@ -90,10 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"margin-dojo: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, config.log_level, logging.INFO), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(config.log_level, [config.telegram_token, config.discord_token, config.webhook_secret])
     try:
         return asyncio.run(_dispatch(args, config))
     except StartupError as exc:

@@ -34,6 +34,8 @@ from core.text import usdt
 FIVE_PCT = Decimal("0.05")
 log = logging.getLogger(__name__)
 
+MAX_OPEN_ORDERS = 50  # per account: abuse protection (limits, stops and trails together)
+
 
 @dataclass(frozen=True)
 class OrderPlaced:
@@ -160,6 +162,9 @@ async def _place_limit(
     sl: Decimal | None, tp: Decimal | None,
 ) -> OrderPlaced:
     """Rest a limit order; it holds its initial margin + maker fee from the available balance until it ends."""
+    if len(await store.open_orders_of(tx, loaded.account.id)) >= MAX_OPEN_ORDERS:
+        raise Refused("too_many_orders", f"You have {MAX_OPEN_ORDERS} open orders already; cancel one first.",
+                      "/orders")
     limit = entry.entry_price
     fee, reserve = rules.reserve_for(entry.qty, limit, entry.leverage, core.catalog.fees.maker)
     existing = loaded.position(entry.symbol)
