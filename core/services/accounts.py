@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.domain.money import ZERO, money
+from core.domain.money import ZERO, money, plain
 from core.errors import Refused
 from core.results import (
     AccountReset,
@@ -41,7 +41,7 @@ async def reset(core: Core, actor: Actor, balance: Decimal | None, confirmed: bo
     target = money(target)
     if not confirmed:
         return NeedsConfirmation(
-            f"/reset {target} confirm",
+            f"/reset {plain(target)} confirm",
             f"Start over with {target:,.2f} paper USDT? Every position and the trade history stay behind.",
         )
     async with core.db.transaction() as tx:
