@@ -14,7 +14,8 @@ from core.domain.alerts import KIND_WORDS, AlertSettings, HealthLine, pct
 from core.domain.money import plain
 from core.errors import Refused
 from core.results import Actor
-from core.services import alerts
+from core.services import alerts, chats
+from core.services.chats import GROUP_SETTINGS, ChatSetting
 from core.services.core import Core
 from core.text import price
 
@@ -57,6 +58,8 @@ def _settings(words: list[str]) -> dict[str, Any]:
     if len(words) != 2:
         raise Refused("missing_argument", "/settings needs what to change and its new value.", example)
     what, value = words[0].lower(), words[1].lower()
+    if what.replace("-", "_") in GROUP_SETTINGS:  # a group's own settings (admins only, checked in core)
+        return {"group": what.replace("-", "_"), "value": value}
     if what == "quiet":
         return {"quiet": _quiet(value)}
     if value in ON_OFF:
@@ -92,7 +95,7 @@ COMMANDS: dict[str, Spec] = {
     "alert": Spec("/alert SYM <|> PRICE", "tell me once when a mark crosses a price", _alert),
     "alerts": Spec("/alerts · /alerts off ID", "your price alerts; remove one", _alerts),
     "settings": Spec(
-        "/settings [warning N|danger N|quiet 23-7|KIND on|off]",
+        "/settings [warning N|danger N|quiet 23-7|KIND on|off] · in a group (admins): quiz_rounds on|off",
         "margin alert levels, quiet hours (UTC) and which pushes you get",
         _settings,
     ),
@@ -115,6 +118,8 @@ async def _list_alerts(core: Core, actor: Actor, p: Parsed) -> object:
 
 async def _change_settings(core: Core, actor: Actor, p: Parsed) -> object:
     a = p.args
+    if "group" in a:
+        return await chats.set_chat_setting(core, actor, a["group"], a["value"])
     if "quiet" in a:
         return await alerts.set_quiet(core, actor, a["quiet"])
     if "kind" in a:
@@ -202,10 +207,16 @@ def render_health(r: alerts.HealthReport) -> Reply:
     return Reply("health", text, data, (Button("🔄 Refresh", "/health"), Button("Positions", "/positions")))
 
 
+def render_chat_setting(r: ChatSetting) -> Reply:
+    return Reply("group_setting", f"This group's {r.key.replace('_', ' ')} is now {r.value}.",
+                 {"chat_id": r.chat_id, "key": r.key, "value": r.value})
+
+
 RENDERERS: dict[type, Callable[[Any], Reply]] = {
     alerts.PriceAlertSet: render_alert_set,
     alerts.PriceAlerts: render_alerts,
     alerts.PriceAlertRemoved: render_alert_removed,
     alerts.AlertSettingsShown: render_settings,
     alerts.HealthReport: render_health,
+    ChatSetting: render_chat_setting,
 }
