@@ -47,9 +47,9 @@ async def handle(core: Core, actor: Actor, text: str, bot_username: str | None =
         if parsed.name == "help":
             return help_reply(parsed.args["command"])
         result = await HANDLERS[parsed.name](core, actor, parsed)
+        return describe(result)
     except Refused as exc:
         return error_reply(exc)
     except Exception:
         log.exception("command failed: %r", text[:80])
         return error_reply(Refused("internal", "Something went wrong on our side; nothing was changed.", "/help"))
-    return describe(result)

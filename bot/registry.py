@@ -7,14 +7,14 @@ from types import ModuleType
 from typing import Any
 
 from bot.commands import Spec
-from bot.features import alerts, orders, trading
+from bot.features import alerts, orders, teaching, trading
 from bot.registry_types import Handler
 from bot.render import describe as describe_shared
 from bot.replies import Button, Reply
 
 Renderer = Callable[[Any], Reply]
 
-FEATURES: tuple[ModuleType, ...] = (trading, orders, alerts)
+FEATURES: tuple[ModuleType, ...] = (trading, orders, alerts, teaching)
 
 COMMANDS: dict[str, Spec] = {}
 HANDLERS: dict[str, Handler] = {}

@@ -85,11 +85,30 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
     symbols = raw.get("symbols")
     if not isinstance(symbols, dict) or not symbols:
         raise InstrumentsError(f"{file}: no [symbols.NAME] tables")
-    instruments = {
-        name.upper(): _instrument(name.upper(), spec, f"{file}:{_line_of(lines, name)}")
-        for name, spec in symbols.items()
-    }
+    instruments = {}
+    for name, spec in symbols.items():
+        header = _line_of(lines, name)
+        located = _Located(str(file), name.upper(), header, _bracket_lines(lines, header))
+        instruments[name.upper()] = _instrument(spec, located)
     return Catalog(instruments=instruments, fees=fees)
+
+
+@dataclass(frozen=True)
+class _Located:
+    """Where a symbol's table and each of its brackets stand in the file, for error messages."""
+
+    file: str
+    symbol: str
+    header: int
+    brackets: list[int]
+
+    @property
+    def here(self) -> str:
+        return f"{self.file}:{self.header}: symbol {self.symbol}"
+
+    def bracket(self, index: int) -> str:
+        line = self.brackets[index - 1] if index <= len(self.brackets) else self.header
+        return f"{self.file}:{line}: symbol {self.symbol} bracket {index}"
 
 
 def _line_of(lines: list[str], symbol: str) -> int:
@@ -100,9 +119,33 @@ def _line_of(lines: list[str], symbol: str) -> int:
     return 0
 
 
+def _bracket_lines(lines: list[str], header: int) -> list[int]:
+    """The line on which each bracket of the table at `header` starts (its `[` inside `brackets = [...]`)."""
+    found: list[int] = []
+    depth = 0
+    started = False
+    for number in range(header + 1, len(lines) + 1):
+        text = lines[number - 1].split("#", 1)[0]
+        if not started:
+            if text.strip().startswith("["):
+                break  # the next table: this one has no brackets line
+            if not text.strip().startswith("brackets"):
+                continue
+            started, text = True, text.split("=", 1)[-1]
+        for char in text:
+            depth += (char == "[") - (char == "]")
+            if char == "[" and depth == 2:
+                found.append(number)
+            if char == "]" and depth == 0:
+                return found
+    return found
+
+
 def _number(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise InstrumentsError(f"{where}: '{value}' is not a number")
+    if isinstance(value, float):  # a TOML float such as 1e-05: its exact decimal text
+        value = format(Decimal(str(value)), "f")
     try:
         return parse_decimal(str(value))
     except BadNumber as exc:
@@ -122,25 +165,22 @@ def _fees(raw: Any, file: Path) -> Fees:
     return Fees(**values)
 
 
-def _instrument(symbol: str, spec: Any, where: str) -> Instrument:
+def _instrument(spec: Any, at: _Located) -> Instrument:
     if not isinstance(spec, dict):
-        raise InstrumentsError(f"{where}: symbol {symbol} must be a table")
+        raise InstrumentsError(f"{at.here} must be a table")
     for key in ("tick_size", "lot_size", "brackets"):
         if key not in spec:
-            raise InstrumentsError(f"{where}: symbol {symbol} has no {key}")
-    tick = _number(spec["tick_size"], f"{where}: symbol {symbol} tick_size")
-    lot = _number(spec["lot_size"], f"{where}: symbol {symbol} lot_size")
+            raise InstrumentsError(f"{at.here} has no {key}")
+    tick = _number(spec["tick_size"], f"{at.here} tick_size")
+    lot = _number(spec["lot_size"], f"{at.here} lot_size")
     if tick <= 0 or lot <= 0:
-        raise InstrumentsError(f"{where}: symbol {symbol} tick_size and lot_size must be positive")
+        raise InstrumentsError(f"{at.here} tick_size and lot_size must be positive")
     raw_brackets = spec["brackets"]
     if not isinstance(raw_brackets, list) or not raw_brackets:
-        raise InstrumentsError(f"{where}: symbol {symbol} needs a non-empty list of brackets")
-    brackets = tuple(
-        _bracket(row, f"{where}: symbol {symbol} bracket {index}")
-        for index, row in enumerate(raw_brackets, start=1)
-    )
-    _check_chain(brackets, f"{where}: symbol {symbol}")
-    return Instrument(symbol=symbol, tick_size=tick, lot_size=lot, brackets=brackets)
+        raise InstrumentsError(f"{at.here} needs a non-empty list of brackets")
+    brackets = tuple(_bracket(row, at.bracket(index)) for index, row in enumerate(raw_brackets, start=1))
+    _check_chain(brackets, at)
+    return Instrument(symbol=at.symbol, tick_size=tick, lot_size=lot, brackets=brackets)
 
 
 def _bracket(row: Any, where: str) -> Bracket:
@@ -156,13 +196,13 @@ def _bracket(row: Any, where: str) -> Bracket:
     return Bracket(floor=floor, cap=cap, mmr=mmr, max_leverage=max_leverage, cum=cum)
 
 
-def _check_chain(brackets: tuple[Bracket, ...], where: str) -> None:
+def _check_chain(brackets: tuple[Bracket, ...], at: _Located) -> None:
     """Brackets must start at 0, touch end to start, and keep MM continuous (tax-bracket style)."""
     if brackets[0].floor != 0:
-        raise InstrumentsError(f"{where} bracket 1: the first floor must be 0, got {brackets[0].floor}")
+        raise InstrumentsError(f"{at.bracket(1)}: the first floor must be 0, got {brackets[0].floor}")
     for index in range(1, len(brackets)):
         before, this = brackets[index - 1], brackets[index]
-        label = f"{where} bracket {index + 1}"
+        label = at.bracket(index + 1)
         if this.floor > before.cap:
             raise InstrumentsError(f"{label}: gap between {before.cap} and {this.floor}")
         if this.floor < before.cap:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import re
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 # Enough digits that Binance's worked examples reproduce to 1e-12 and beyond.
@@ -14,6 +15,8 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 USDT_STEP = Decimal("0.00000001")  # ledger precision: 8 decimals, as exchanges settle USDT
 MAX_NUMBER_CHARS = 30
+MAX_MAGNITUDE = Decimal(10) ** 15  # no price, amount or balance here comes near a quadrillion
+PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
 
 
 class BadNumber(ValueError):
@@ -28,12 +31,16 @@ def parse_decimal(text: str | int | Decimal) -> Decimal:
         raw = str(text).strip().replace("_", "")
         if not raw or len(raw) > MAX_NUMBER_CHARS:
             raise BadNumber(f"'{str(text)[:40]}' is not a number of at most {MAX_NUMBER_CHARS} characters")
+        if not PLAIN_NUMBER.match(raw):  # no exponents, NaN or infinity: digits and one point only
+            raise BadNumber(f"'{raw}' is not a plain decimal number")
         try:
             value = Decimal(raw)
         except InvalidOperation as exc:
             raise BadNumber(f"'{raw}' is not a number") from exc
     if not value.is_finite():
         raise BadNumber(f"'{text}' is not a finite number")
+    if abs(value) >= MAX_MAGNITUDE:
+        raise BadNumber(f"'{str(text)[:40]}' is too large")
     return value
 
 

@@ -62,6 +62,11 @@ class AccountView:
     available_balance: Decimal
     effective_leverage: Decimal | None
     positions: tuple[PositionView, ...]
+    transferable: Decimal = ZERO  # what may move into isolated margin: never unrealized profit
+
+    def allowance(self, mode: Mode) -> Decimal:
+        """What an order or a margin transfer of this mode may use."""
+        return self.transferable if mode == "isolated" else self.available_balance
 
     def position(self, symbol: str) -> PositionView | None:
         return next((view for view in self.positions if view.position.symbol == symbol), None)
@@ -110,15 +115,18 @@ def evaluate(
     order = {p.symbol: index for index, p in enumerate(positions)}
     views.sort(key=lambda view: order[view.position.symbol])
     cross_notional = sum((p.qty * marks[p.symbol] for p in cross), ZERO)
+    available = max(ZERO, margin_balance - cross_im - reserved)
     return AccountView(
         wallet_balance=wallet,
         cross_wallet_balance=cwb,
         margin_balance=margin_balance,
         maintenance_margin=cross_mm,
         margin_ratio=m.margin_ratio(cross_mm, margin_balance),
-        available_balance=max(ZERO, margin_balance - cross_im - reserved),
+        available_balance=available,
         effective_leverage=cross_notional / margin_balance if margin_balance > 0 else None,
         positions=tuple(views),
+        # Binance's max addable isolated margin: min(CWB − order IM − cross MM, available)
+        transferable=max(ZERO, min(available, cwb - reserved - cross_mm)),
     )
 
 

@@ -101,15 +101,17 @@ def _increase(existing: Position | None, order: Position, price: Decimal) -> Pos
 
 
 def check_affordable(account: AccountView, order: Position, opened: Decimal, price: Decimal, fee: Decimal) -> None:
-    """Opening rule: available balance ≥ initial margin of what is opened + the fee."""
+    """Opening rule: available balance ≥ initial margin of what is opened + the fee. Isolated margin
+    comes out of the cross wallet itself, never out of unrealized profit."""
     needed = m.initial_margin(opened, price, order.leverage) + fee
-    if opened > 0 and account.available_balance < needed:
+    have = account.allowance(order.mode)
+    if opened > 0 and have < needed:
         raise Refused(
             "insufficient_balance",
             f"Not enough available balance: this needs {money(needed):,.2f} USDT "
-            f"(margin + fee), you have {money(account.available_balance):,.2f} USDT available.",
+            f"(margin + fee), you have {money(have):,.2f} USDT available.",
             f"/{'long' if order.side > 0 else 'short'} {order.symbol} "
-            f"{max(Decimal(1), money(account.available_balance / 2)):.0f} {order.leverage}x",
+            f"{max(Decimal(1), money(have / 2)):.0f} {order.leverage}x",
         )
 
 
@@ -132,7 +134,7 @@ def check_margin_change(account: AccountView, view: PositionView, amount: Decima
         )
     if amount <= 0:
         raise Refused("bad_amount", "The amount must be more than zero.", example)
-    limit = account.available_balance if adding else max_removable(view)
+    limit = account.transferable if adding else max_removable(view)
     if amount > limit:
         what = "add" if adding else "remove"
         raise Refused(
@@ -170,7 +172,8 @@ def check_new_leverage(account: AccountView, view: PositionView | None, instrume
 
 def check_mode_switch(symbol: str, current: Mode, wanted: Mode, has_position: bool, has_orders: bool) -> None:
     # Binance −4048 / −4047: margin type cannot be changed while a position or an open order exists
-    if has_position or has_orders:
+    # (−4046 "no need to change margin type" when it already is that mode: not an error here)
+    if current != wanted and (has_position or has_orders):
         what = "an open position" if has_position else "open orders"
         raise Refused(
             "mode_locked",

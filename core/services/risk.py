@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import aiosqlite
 
-from core.domain.money import money
+from core.domain.money import money, plain
 from core.domain.positions import (
     LiquidationOutcome,
     PositionView,
@@ -14,6 +14,7 @@ from core.domain.positions import (
     liquidate_cross,
     liquidate_isolated,
 )
+from core.domain.whatif import other_mode_outcome, other_mode_sentence
 from core.ports import Tick
 from core.services.core import Core, Loaded, load_account
 from core.services.notify import push
@@ -70,6 +71,14 @@ async def _execute(core: Core, tx: aiosqlite.Connection, loaded: Loaded, outcome
             await acc.book(tx, account_id, entry.kind, entry.amount, now, entry.symbol)
     await acc.insure(tx, account_id, outcome.insurance_fund, f"{outcome.mode} liquidation", now)
     text, data = describe_liquidation(outcome)
+    # the same positions at the same marks in the other margin mode: the lesson of the liquidation
+    other = other_mode_outcome(
+        loaded.account.wallet_balance, loaded.positions, {v.position.symbol: v.mark for v in loaded.view.positions},
+        core.catalog, core.catalog.fees.liquidation_clearance, outcome.mode,
+    )
+    text += " " + other_mode_sentence(other)
+    data["other_mode"] = {"mode": other.mode, "lost": plain(other.lost),
+                          "liquidated": list(other.liquidated)}
     key = f"liquidation:{outcome.mode}:{_event_key(outcome.closed)}:{now.isoformat()}"
     await push(core, tx, loaded.user.id, "liquidation", text, data, key)
 

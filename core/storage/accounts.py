@@ -10,7 +10,7 @@ from typing import cast
 import aiosqlite
 
 from core.domain.positions import Mode
-from core.storage.rows import dec, stamp, text
+from core.storage.rows import dec, fetch_all, fetch_one, stamp, text
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,14 @@ def _user(row: aiosqlite.Row) -> UserRow:
 
 
 async def find_user(tx: aiosqlite.Connection, platform: str, platform_user_id: str) -> UserRow | None:
-    async with tx.execute(
-        "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?", (platform, platform_user_id)
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(
+        tx, "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?", (platform, platform_user_id)
+    )
     return _user(row) if row else None
 
 
 async def user_by_id(tx: aiosqlite.Connection, user_id: int) -> UserRow:
-    async with tx.execute("SELECT * FROM users WHERE id = ?", (user_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, "SELECT * FROM users WHERE id = ?", (user_id,))
     if row is None:
         raise LookupError(f"no user {user_id}")
     return _user(row)
@@ -62,8 +60,7 @@ async def create_user(
     tx: aiosqlite.Connection, platform: str, platform_user_id: str, name: str, push_chat_id: str, now: datetime
 ) -> UserRow:
     await tx.execute(
-        "INSERT INTO users (platform, platform_user_id, display_name, push_chat_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO users (platform, platform_user_id, display_name, push_chat_id, created_at) VALUES (?, ?, ?, ?, ?)",
         (platform, platform_user_id, name, push_chat_id, stamp(now)),
     )
     user = await find_user(tx, platform, platform_user_id)
@@ -85,16 +82,14 @@ async def set_pushes(tx: aiosqlite.Connection, user_id: int, enabled: bool) -> N
 
 
 async def find_account(tx: aiosqlite.Connection, user_id: int) -> AccountRow | None:
-    async with tx.execute("SELECT * FROM accounts WHERE user_id = ?", (user_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, "SELECT * FROM accounts WHERE user_id = ?", (user_id,))
     if row is None:
         return None
     return AccountRow(row["id"], row["user_id"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
 
 
 async def account_by_id(tx: aiosqlite.Connection, account_id: int) -> AccountRow:
-    async with tx.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, "SELECT * FROM accounts WHERE id = ?", (account_id,))
     if row is None:
         raise LookupError(f"no account {account_id}")
     return AccountRow(row["id"], row["user_id"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
@@ -119,14 +114,12 @@ async def book(
     symbol: str | None = None,
 ) -> Decimal:
     """Change a wallet by `amount` and write its ledger row, in the caller's transaction."""
-    async with tx.execute("SELECT wallet_balance FROM accounts WHERE id = ?", (account_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, "SELECT wallet_balance FROM accounts WHERE id = ?", (account_id,))
     assert row is not None
     after = dec(row[0]) + amount
     await tx.execute("UPDATE accounts SET wallet_balance = ? WHERE id = ?", (text(after), account_id))
     await tx.execute(
-        "INSERT INTO ledger (account_id, kind, amount, balance_after, symbol, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ledger (account_id, kind, amount, balance_after, symbol, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         (account_id, kind, text(amount), text(after), symbol, stamp(now)),
     )
     return after
@@ -137,8 +130,7 @@ async def set_starting_balance(tx: aiosqlite.Connection, account_id: int, balanc
 
 
 async def ledger_sum(tx: aiosqlite.Connection, account_id: int) -> Decimal:
-    async with tx.execute("SELECT amount FROM ledger WHERE account_id = ?", (account_id,)) as cursor:
-        rows = await cursor.fetchall()
+    rows = await fetch_all(tx, "SELECT amount FROM ledger WHERE account_id = ?", (account_id,))
     return sum((dec(row[0]) for row in rows), Decimal(0))
 
 
@@ -150,11 +142,11 @@ async def insure(tx: aiosqlite.Connection, account_id: int, amount: Decimal, rea
 
 
 async def symbol_setting(tx: aiosqlite.Connection, account_id: int, symbol: str) -> tuple[Mode, int] | None:
-    async with tx.execute(
+    row = await fetch_one(
+        tx,
         "SELECT margin_mode, leverage FROM symbol_settings WHERE account_id = ? AND symbol = ?",
         (account_id, symbol),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     return (cast(Mode, row[0]), int(row[1])) if row else None
 
 
@@ -175,10 +167,23 @@ async def clear_symbol_settings(tx: aiosqlite.Connection, account_id: int) -> No
 
 async def leaderboard(tx: aiosqlite.Connection, platform: str, limit: int = 10) -> list[tuple[str, Decimal, Decimal]]:
     """(name, wallet, starting balance) of a platform's accounts."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT u.display_name, a.wallet_balance, a.starting_balance FROM accounts a "
         "JOIN users u ON u.id = a.user_id WHERE u.platform = ?",
         (platform,),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return [(row[0], dec(row[1]), dec(row[2])) for row in rows][: max(limit, 0) or None]
+
+
+async def ledger_history(
+    tx: aiosqlite.Connection, account_id: int, limit: int = 500
+) -> list[tuple[str, str, Decimal, Decimal]]:
+    """(created_at, kind, amount, balance_after) of an account's latest ledger rows, oldest first."""
+    rows = await fetch_all(
+        tx,
+        "SELECT created_at, kind, amount, balance_after FROM (SELECT * FROM ledger WHERE account_id = ? "
+        "ORDER BY id DESC LIMIT ?) ORDER BY id",
+        (account_id, limit),
+    )
+    return [(row[0], row[1], dec(row[2]), dec(row[3])) for row in rows]

@@ -10,7 +10,7 @@ from decimal import Decimal
 import aiosqlite
 
 from core.domain.alerts import AlertSettings, LevelState
-from core.storage.rows import dec, stamp, text
+from core.storage.rows import dec, fetch_all, stamp, text
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,10 @@ async def settings_of(tx: aiosqlite.Connection, user_ids: Iterable[int]) -> dict
         return result
     marks = ",".join("?" * len(ids))
     kinds: dict[int, dict[str, bool]] = {}
-    async with tx.execute(f"SELECT user_id, kind, enabled FROM push_kinds WHERE user_id IN ({marks})", ids) as cur:
-        for row in await cur.fetchall():
-            kinds.setdefault(int(row[0]), {})[row[1]] = bool(row[2])
-    async with tx.execute(f"SELECT * FROM alert_settings WHERE user_id IN ({marks})", ids) as cursor:
-        rows = {int(row["user_id"]): row for row in await cursor.fetchall()}
+    for row in await fetch_all(tx, f"SELECT user_id, kind, enabled FROM push_kinds WHERE user_id IN ({marks})", ids):
+        kinds.setdefault(int(row[0]), {})[row[1]] = bool(row[2])
+    saved_rows = await fetch_all(tx, f"SELECT * FROM alert_settings WHERE user_id IN ({marks})", ids)
+    rows = {int(row["user_id"]): row for row in saved_rows}
     for user_id in ids:
         own = kinds.get(user_id, {})
         saved = rows.get(user_id)
@@ -79,12 +78,15 @@ async def save_settings(tx: aiosqlite.Connection, user_id: int, settings: AlertS
 
 async def users_with_kind(tx: aiosqlite.Connection, kind: str) -> list[int]:
     """Users who switched a default-off kind (funding, digest) on."""
-    async with tx.execute(
-        "SELECT k.user_id FROM push_kinds k JOIN users u ON u.id = k.user_id "
-        "WHERE k.kind = ? AND k.enabled = 1 AND u.pushes_enabled = 1 ORDER BY k.user_id",
-        (kind,),
-    ) as cursor:
-        return [int(row[0]) for row in await cursor.fetchall()]
+    return [
+        int(row[0])
+        for row in await fetch_all(
+            tx,
+            "SELECT k.user_id FROM push_kinds k JOIN users u ON u.id = k.user_id "
+            "WHERE k.kind = ? AND k.enabled = 1 AND u.pushes_enabled = 1 ORDER BY k.user_id",
+            (kind,),
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------------- margin levels
@@ -99,10 +101,9 @@ class SavedLevel:
 
 async def levels_of(tx: aiosqlite.Connection, user_id: int) -> dict[str, SavedLevel]:
     """subject → what fired for it."""
-    async with tx.execute(
-        "SELECT subject, episode, warned, endangered, fired FROM margin_alert_state WHERE user_id = ?", (user_id,)
-    ) as cursor:
-        rows = await cursor.fetchall()
+    rows = await fetch_all(
+        tx, "SELECT subject, episode, warned, endangered, fired FROM margin_alert_state WHERE user_id = ?", (user_id,)
+    )
     return {row[0]: SavedLevel(row[1], LevelState(bool(row[2]), bool(row[3])), int(row[4])) for row in rows}
 
 
@@ -112,8 +113,15 @@ async def save_level(tx: aiosqlite.Connection, user_id: int, subject: str, level
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, subject) DO UPDATE SET episode = excluded.episode, "
         "warned = excluded.warned, endangered = excluded.endangered, fired = excluded.fired, "
         "updated_at = excluded.updated_at",
-        (user_id, subject, level.episode, int(level.state.warned), int(level.state.endangered), level.fired,
-         stamp(now)),
+        (
+            user_id,
+            subject,
+            level.episode,
+            int(level.state.warned),
+            int(level.state.endangered),
+            level.fired,
+            stamp(now),
+        ),
     )
 
 
@@ -130,18 +138,21 @@ async def rearm_closed(tx: aiosqlite.Connection) -> None:
 
 async def position_episodes(tx: aiosqlite.Connection, account_id: int) -> dict[str, tuple[int, str]]:
     """symbol → (row id, 'id@opened_at') of each open position: its identity while it stays open."""
-    async with tx.execute(
-        "SELECT symbol, id, opened_at FROM positions WHERE account_id = ?", (account_id,)
-    ) as cursor:
-        return {row[0]: (int(row[1]), f"{row[1]}@{row[2]}") for row in await cursor.fetchall()}
+    return {
+        row[0]: (int(row[1]), f"{row[1]}@{row[2]}")
+        for row in await fetch_all(
+            tx, "SELECT symbol, id, opened_at FROM positions WHERE account_id = ?", (account_id,)
+        )
+    }
 
 
 # ------------------------------------------------------------------------------------- price alerts
 
 
 def _price_alert(row: aiosqlite.Row) -> PriceAlertRow:
-    return PriceAlertRow(row["id"], row["user_id"], row["symbol"], row["direction"], dec(row["price"]),
-                         row["created_at"])
+    return PriceAlertRow(
+        row["id"], row["user_id"], row["symbol"], row["direction"], dec(row["price"]), row["created_at"]
+    )
 
 
 async def add_price_alert(
@@ -156,16 +167,18 @@ async def add_price_alert(
 
 
 async def price_alerts_of(tx: aiosqlite.Connection, user_id: int) -> list[PriceAlertRow]:
-    async with tx.execute("SELECT * FROM price_alerts WHERE user_id = ? ORDER BY id", (user_id,)) as cursor:
-        return [_price_alert(row) for row in await cursor.fetchall()]
+    return [
+        _price_alert(row)
+        for row in await fetch_all(tx, "SELECT * FROM price_alerts WHERE user_id = ? ORDER BY id", (user_id,))
+    ]
 
 
 async def price_alerts_for(tx: aiosqlite.Connection, symbols: list[str]) -> list[PriceAlertRow]:
     marks = ",".join("?" * len(symbols))
-    async with tx.execute(
-        f"SELECT * FROM price_alerts WHERE symbol IN ({marks}) ORDER BY id", symbols
-    ) as cursor:
-        return [_price_alert(row) for row in await cursor.fetchall()]
+    return [
+        _price_alert(row)
+        for row in await fetch_all(tx, f"SELECT * FROM price_alerts WHERE symbol IN ({marks}) ORDER BY id", symbols)
+    ]
 
 
 async def remove_price_alert(tx: aiosqlite.Connection, alert_id: int, user_id: int | None = None) -> bool:
@@ -182,21 +195,21 @@ async def remove_price_alert(tx: aiosqlite.Connection, alert_id: int, user_id: i
 
 async def funding_paid_at(tx: aiosqlite.Connection, at: datetime) -> list[FundingRow]:
     """Funding ledger rows booked at funding time `at`, with the rate applied."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT l.account_id, l.symbol, l.amount, f.rate FROM ledger l "
         "LEFT JOIN funding_events f ON f.symbol = l.symbol AND f.funding_time = l.created_at "
         "WHERE l.kind = 'funding' AND l.created_at = ? ORDER BY l.account_id, l.id",
         (stamp(at),),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return [FundingRow(int(r[0]), r[1], dec(r[2]), dec(r[3]) if r[3] is not None else None) for r in rows]
 
 
 async def ledger_change_since(tx: aiosqlite.Connection, account_id: int, since: datetime) -> Decimal:
     """Wallet change since `since`, leaving out resets."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT amount FROM ledger WHERE account_id = ? AND created_at >= ? AND kind != 'reset'",
         (account_id, stamp(since)),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return sum((dec(row[0]) for row in rows), Decimal(0))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from core.storage.rows import stamp
+from core.storage.rows import fetch_one, stamp
 
 
 async def save_button(tx: aiosqlite.Connection, token: str, user_id: int, command: str, now: datetime) -> None:
@@ -18,12 +18,11 @@ async def save_button(tx: aiosqlite.Connection, token: str, user_id: int, comman
 
 async def find_button(tx: aiosqlite.Connection, token: str) -> tuple[int, str, str] | None:
     """(owner user id, owner display name, command) of a token."""
-    async with tx.execute(
-        "SELECT b.user_id, u.display_name, b.command FROM buttons b JOIN users u ON u.id = b.user_id "
-        "WHERE b.token = ?",
+    row = await fetch_one(
+        tx,
+        "SELECT b.user_id, u.display_name, b.command FROM buttons b JOIN users u ON u.id = b.user_id WHERE b.token = ?",
         (token,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     return (int(row[0]), str(row[1]), str(row[2])) if row else None
 
 

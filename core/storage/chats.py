@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import aiosqlite
 
-from core.storage.rows import dec, stamp
+from core.storage.rows import dec, fetch_all, fetch_one, stamp
 
 
 async def remember_member(tx: aiosqlite.Connection, platform: str, chat_id: str, user_id: int, now: datetime) -> None:
@@ -19,21 +19,20 @@ async def remember_member(tx: aiosqlite.Connection, platform: str, chat_id: str,
 
 async def member_balances(tx: aiosqlite.Connection, platform: str, chat_id: str) -> list[tuple[str, Decimal, Decimal]]:
     """(name, wallet, starting balance) of a chat's members."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT u.display_name, a.wallet_balance, a.starting_balance FROM chat_members m "
         "JOIN users u ON u.id = m.user_id JOIN accounts a ON a.user_id = u.id "
         "WHERE m.platform = ? AND m.chat_id = ?",
         (platform, chat_id),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return [(row[0], dec(row[1]), dec(row[2])) for row in rows]
 
 
 async def get_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key: str) -> str | None:
-    async with tx.execute(
-        "SELECT value FROM chat_settings WHERE platform = ? AND chat_id = ? AND key = ?", (platform, chat_id, key)
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(
+        tx, "SELECT value FROM chat_settings WHERE platform = ? AND chat_id = ? AND key = ?", (platform, chat_id, key)
+    )
     return str(row[0]) if row else None
 
 
@@ -47,9 +46,12 @@ async def set_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key
 
 async def chats_of(tx: aiosqlite.Connection, platform: str, platform_user_id: str) -> list[str]:
     """Group chats a user has written in, most recent first."""
-    async with tx.execute(
-        "SELECT m.chat_id FROM chat_members m JOIN users u ON u.id = m.user_id "
-        "WHERE u.platform = ? AND u.platform_user_id = ? ORDER BY m.joined_at DESC",
-        (platform, platform_user_id),
-    ) as cursor:
-        return [str(row[0]) for row in await cursor.fetchall()]
+    return [
+        str(row[0])
+        for row in await fetch_all(
+            tx,
+            "SELECT m.chat_id FROM chat_members m JOIN users u ON u.id = m.user_id "
+            "WHERE u.platform = ? AND u.platform_user_id = ? ORDER BY m.joined_at DESC",
+            (platform, platform_user_id),
+        )
+    ]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import aiosqlite
 
-from core.storage.rows import stamp, text
+from core.storage.rows import fetch_one, stamp, text
 
 
 async def claim(tx: aiosqlite.Connection, symbol: str, funding_time: datetime, rate: Decimal, now: datetime) -> bool:
@@ -20,6 +20,5 @@ async def claim(tx: aiosqlite.Connection, symbol: str, funding_time: datetime, r
 
 
 async def last_funding_time(tx: aiosqlite.Connection) -> str | None:
-    async with tx.execute("SELECT MAX(funding_time) FROM funding_events") as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, "SELECT MAX(funding_time) FROM funding_events")
     return row[0] if row and row[0] else None

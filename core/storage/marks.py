@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import aiosqlite
 
-from core.storage.rows import dec, stamp, text
+from core.storage.rows import dec, fetch_all, stamp, text
 
 
 async def save_marks(tx: aiosqlite.Connection, marks: Mapping[str, Decimal], now: datetime) -> None:
@@ -20,5 +20,4 @@ async def save_marks(tx: aiosqlite.Connection, marks: Mapping[str, Decimal], now
 
 
 async def load_marks(tx: aiosqlite.Connection) -> dict[str, Decimal]:
-    async with tx.execute("SELECT symbol, price FROM marks") as cursor:
-        return {row[0]: dec(row[1]) for row in await cursor.fetchall()}
+    return {row[0]: dec(row[1]) for row in await fetch_all(tx, "SELECT symbol, price FROM marks")}

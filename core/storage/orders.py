@@ -11,26 +11,28 @@ import aiosqlite
 
 from core.domain.orders import Order, OrderType
 from core.domain.positions import Mode
-from core.storage.rows import dec, stamp, text
+from core.storage.rows import dec, fetch_all, fetch_one, stamp, text
 
 
 async def reserved_margin(tx: aiosqlite.Connection, account_id: int) -> Decimal:
     """Initial margin held by the account's open orders."""
-    async with tx.execute(
-        "SELECT reserved_margin FROM orders WHERE account_id = ? AND status = 'open'", (account_id,)
-    ) as cursor:
-        rows = await cursor.fetchall()
+    rows = await fetch_all(
+        tx, "SELECT reserved_margin FROM orders WHERE account_id = ? AND status = 'open'", (account_id,)
+    )
     return sum((dec(row[0]) for row in rows), Decimal(0))
 
 
 async def has_open_orders(tx: aiosqlite.Connection, account_id: int, symbol: str) -> bool:
     """Open orders that lock the margin mode. Reduce-only orders live only with their position, which
     locks the mode by itself, so one left behind by a close never keeps the mode locked."""
-    async with tx.execute(
-        "SELECT 1 FROM orders WHERE account_id = ? AND symbol = ? AND status = 'open' AND reduce_only = 0 LIMIT 1",
-        (account_id, symbol),
-    ) as cursor:
-        return await cursor.fetchone() is not None
+    return (
+        await fetch_one(
+            tx,
+            "SELECT 1 FROM orders WHERE account_id = ? AND symbol = ? AND status = 'open' AND reduce_only = 0 LIMIT 1",
+            (account_id, symbol),
+        )
+        is not None
+    )
 
 
 def _optional(value: object) -> Decimal | None:
@@ -93,17 +95,19 @@ async def add_order(tx: aiosqlite.Connection, order: Order, now: datetime) -> Or
 
 
 async def order_by_id(tx: aiosqlite.Connection, order_id: int) -> Order | None:
-    async with tx.execute("SELECT * FROM orders WHERE id = ?", (order_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, "SELECT * FROM orders WHERE id = ?", (order_id,))
     return _order(row) if row else None
 
 
 async def open_orders_of(tx: aiosqlite.Connection, account_id: int, symbol: str | None = None) -> list[Order]:
-    async with tx.execute(
-        "SELECT * FROM orders WHERE account_id = ? AND status = 'open' AND (? IS NULL OR symbol = ?) ORDER BY id",
-        (account_id, symbol, symbol),
-    ) as cursor:
-        return [_order(row) for row in await cursor.fetchall()]
+    return [
+        _order(row)
+        for row in await fetch_all(
+            tx,
+            "SELECT * FROM orders WHERE account_id = ? AND status = 'open' AND (? IS NULL OR symbol = ?) ORDER BY id",
+            (account_id, symbol, symbol),
+        )
+    ]
 
 
 async def open_orders_on(tx: aiosqlite.Connection, symbols: Sequence[str]) -> list[Order]:
@@ -111,10 +115,12 @@ async def open_orders_on(tx: aiosqlite.Connection, symbols: Sequence[str]) -> li
     if not symbols:
         return []
     marks = ",".join("?" * len(symbols))
-    async with tx.execute(
-        f"SELECT * FROM orders WHERE status = 'open' AND symbol IN ({marks}) ORDER BY id", list(symbols)
-    ) as cursor:
-        return [_order(row) for row in await cursor.fetchall()]
+    return [
+        _order(row)
+        for row in await fetch_all(
+            tx, f"SELECT * FROM orders WHERE status = 'open' AND symbol IN ({marks}) ORDER BY id", list(symbols)
+        )
+    ]
 
 
 async def set_best_mark(tx: aiosqlite.Connection, order_id: int, best: Decimal, now: datetime) -> None:
@@ -127,8 +133,7 @@ async def set_best_mark(tx: aiosqlite.Connection, order_id: int, best: Decimal, 
 async def mark_filled(tx: aiosqlite.Connection, order_id: int, price: Decimal, now: datetime) -> None:
     """Filled: the order no longer holds margin (only open orders count in `reserved_margin`)."""
     await tx.execute(
-        "UPDATE orders SET status = 'filled', fill_price = ?, updated_at = ?, "
-        "end_reason = 'filled' WHERE id = ?",
+        "UPDATE orders SET status = 'filled', fill_price = ?, updated_at = ?, end_reason = 'filled' WHERE id = ?",
         (text(price), stamp(now), order_id),
     )
 
@@ -136,8 +141,7 @@ async def mark_filled(tx: aiosqlite.Connection, order_id: int, price: Decimal, n
 async def cancel(tx: aiosqlite.Connection, order_ids: Sequence[int], reason: str, now: datetime) -> None:
     """Cancel these orders (status open or just marked filled); the margin they held is released."""
     await tx.executemany(
-        "UPDATE orders SET status = 'cancelled', fill_price = NULL, updated_at = ?, "
-        "end_reason = ? WHERE id = ?",
+        "UPDATE orders SET status = 'cancelled', fill_price = NULL, updated_at = ?, end_reason = ? WHERE id = ?",
         [(stamp(now), reason, order_id) for order_id in order_ids],
     )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiosqlite
 
-from core.storage.rows import stamp
+from core.storage.rows import fetch_all, fetch_one, stamp
 
 NO_TIME = datetime.min.replace(tzinfo=UTC)  # rows built before created_at was read
 
@@ -56,11 +56,14 @@ _SELECT = (
 
 
 async def pending(tx: aiosqlite.Connection, now: datetime, limit: int = 500) -> list[OutboxRow]:
-    async with tx.execute(
-        _SELECT + "AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.priority, o.id LIMIT ?",
-        (stamp(now), limit),
-    ) as cursor:
-        return [_row(row) for row in await cursor.fetchall()]
+    return [
+        _row(row)
+        for row in await fetch_all(
+            tx,
+            _SELECT + "AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.priority, o.id LIMIT ?",
+            (stamp(now), limit),
+        )
+    ]
 
 
 async def deliverable(
@@ -71,12 +74,15 @@ async def deliverable(
         return []
     names = sorted(platforms)
     marks = ",".join("?" * len(names))
-    async with tx.execute(
-        _SELECT + f"AND u.platform IN ({marks}) AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) "
-        "ORDER BY o.priority, o.id LIMIT ?",
-        (*names, stamp(now), limit),
-    ) as cursor:
-        return [_row(row) for row in await cursor.fetchall()]
+    return [
+        _row(row)
+        for row in await fetch_all(
+            tx,
+            _SELECT + f"AND u.platform IN ({marks}) AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) "
+            "ORDER BY o.priority, o.id LIMIT ?",
+            (*names, stamp(now), limit),
+        )
+    ]
 
 
 async def next_attempt_after(tx: aiosqlite.Connection, now: datetime, platforms: Collection[str]) -> datetime | None:
@@ -85,13 +91,13 @@ async def next_attempt_after(tx: aiosqlite.Connection, now: datetime, platforms:
         return None
     names = sorted(platforms)
     marks = ",".join("?" * len(names))
-    async with tx.execute(
+    row = await fetch_one(
+        tx,
         "SELECT MIN(o.next_attempt_at) FROM outbox o JOIN users u ON u.id = o.user_id "
         f"WHERE o.delivered_at IS NULL AND u.pushes_enabled = 1 AND u.platform IN ({marks}) "
         "AND o.next_attempt_at > ?",
         (*names, stamp(now)),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
@@ -100,12 +106,15 @@ async def still_pending(tx: aiosqlite.Connection, ids: Collection[int]) -> set[i
     if not ids:
         return set()
     marks = ",".join("?" * len(ids))
-    async with tx.execute(
-        f"SELECT o.id FROM outbox o JOIN users u ON u.id = o.user_id WHERE o.id IN ({marks}) "
-        "AND o.delivered_at IS NULL AND u.pushes_enabled = 1",
-        list(ids),
-    ) as cursor:
-        return {int(row[0]) for row in await cursor.fetchall()}
+    return {
+        int(row[0])
+        for row in await fetch_all(
+            tx,
+            f"SELECT o.id FROM outbox o JOIN users u ON u.id = o.user_id WHERE o.id IN ({marks}) "
+            "AND o.delivered_at IS NULL AND u.pushes_enabled = 1",
+            list(ids),
+        )
+    }
 
 
 async def skip(tx: aiosqlite.Connection, ids: list[int], reason: str, now: datetime) -> None:
@@ -123,8 +132,7 @@ async def delivered_count(tx: aiosqlite.Connection, user_id: int | None = None) 
     if user_id is not None:
         query += " AND user_id = ?"
         args = (user_id,)
-    async with tx.execute(query, args) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, query, args)
     return int(row[0]) if row else 0
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import aiosqlite
 
 from core.domain.positions import Position
-from core.storage.rows import dec, position_from, stamp, text
+from core.storage.rows import dec, fetch_all, position_from, stamp, text
 
 
 @dataclass(frozen=True)
@@ -26,16 +26,20 @@ class TradeRow:
 
 
 async def positions_of(tx: aiosqlite.Connection, account_id: int) -> list[Position]:
-    async with tx.execute("SELECT * FROM positions WHERE account_id = ? ORDER BY id", (account_id,)) as cursor:
-        return [position_from(row) for row in await cursor.fetchall()]
+    return [
+        position_from(row)
+        for row in await fetch_all(tx, "SELECT * FROM positions WHERE account_id = ? ORDER BY id", (account_id,))
+    ]
 
 
 async def accounts_holding(tx: aiosqlite.Connection, symbols: list[str]) -> list[int]:
     marks = ",".join("?" * len(symbols))
-    async with tx.execute(
-        f"SELECT DISTINCT account_id FROM positions WHERE symbol IN ({marks}) ORDER BY account_id", symbols
-    ) as cursor:
-        return [int(row[0]) for row in await cursor.fetchall()]
+    return [
+        int(row[0])
+        for row in await fetch_all(
+            tx, f"SELECT DISTINCT account_id FROM positions WHERE symbol IN ({marks}) ORDER BY account_id", symbols
+        )
+    ]
 
 
 async def save_position(tx: aiosqlite.Connection, account_id: int, position: Position, now: datetime) -> None:
@@ -96,10 +100,9 @@ async def record_trade(
 
 
 async def trades_of(tx: aiosqlite.Connection, account_id: int, limit: int = 10) -> list[TradeRow]:
-    async with tx.execute(
-        "SELECT * FROM trades WHERE account_id = ? ORDER BY id DESC LIMIT ?", (account_id, limit)
-    ) as cursor:
-        rows = await cursor.fetchall()
+    rows = await fetch_all(
+        tx, "SELECT * FROM trades WHERE account_id = ? ORDER BY id DESC LIMIT ?", (account_id, limit)
+    )
     return [
         TradeRow(
             row["symbol"],

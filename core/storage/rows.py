@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
@@ -33,3 +34,13 @@ def position_from(row: aiosqlite.Row) -> Position:
         mode=cast(Mode, row["margin_mode"]),
         margin=dec(row["margin"]),
     )
+
+
+async def fetch_all(tx: aiosqlite.Connection, sql: str, params: Iterable[object] = ()) -> list[aiosqlite.Row]:
+    """All rows of a query in one trip to aiosqlite's thread (execute + fetch + close would be three)."""
+    return list(await tx.execute_fetchall(sql, tuple(params)))
+
+
+async def fetch_one(tx: aiosqlite.Connection, sql: str, params: Iterable[object] = ()) -> aiosqlite.Row | None:
+    rows = await tx.execute_fetchall(sql, tuple(params))
+    return next(iter(rows), None)
