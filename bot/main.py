@@ -17,6 +17,7 @@ from core.clock import VirtualClock
 from core.domain.instruments import InstrumentsError, load_catalog
 from core.ports import Clock
 from core.services.core import Core, Settings
+from core.services.risk_index import RiskIndex
 from core.storage import marks as marks_store
 from core.storage.db import Database
 
@@ -47,6 +48,8 @@ async def open_core(config: Config, clock: Clock) -> AsyncIterator[Core]:
             raise StartupError(f"PRICE_FEED refused: {exc}") from exc
         settings = Settings(starting_balance=config.starting_balance, admins=config.admins)
         core = Core(db=db, catalog=catalog, feed=feed, clock=clock, settings=settings)
+        core.risk_index = RiskIndex(catalog)
+        await core.risk_index.rebuild(core)
         try:
             yield core
         finally:

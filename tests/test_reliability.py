@@ -132,9 +132,8 @@ async def test_an_online_backup_while_commands_run_is_consistent(core: Core, tmp
     await asyncio.gather(*traders[:20], core.db.backup(backup), *traders[20:])
     restored = await open_core(backup)
     try:
-        async with restored.db.transaction() as tx:
-            async with tx.execute("PRAGMA integrity_check") as cursor:
-                assert (await cursor.fetchone())[0] == "ok"
+        async with restored.db.transaction() as tx, tx.execute("PRAGMA integrity_check") as cursor:
+            assert (await cursor.fetchone())[0] == "ok"
         await ledger_matches_wallets(restored)
     finally:
         await restored.db.close()

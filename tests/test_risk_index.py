@@ -15,7 +15,7 @@ from core.domain.instruments import load_catalog
 from core.domain.positions import MODES, LiquidationOutcome, Position, evaluate, isolated_liquidation_due
 from core.market.feed import ManualFeed
 from core.results import Actor
-from core.services import risk, trading
+from core.services import market, risk, trading
 from core.services.core import Core, Settings
 from core.services.risk_index import RiskIndex, sweep_indexed
 from core.storage import accounts as acc
@@ -324,3 +324,28 @@ async def test_refresh_follows_a_trade_and_a_reset(cores: list[Core]) -> None:
     fresh = RiskIndex(CATALOG)
     await fresh.rebuild(core)
     assert index.snapshot() == fresh.snapshot()
+
+
+async def test_every_committed_change_reaches_the_index_through_the_database_triggers(tmp_path) -> None:
+    """Use cases never call the index: triggers list changed accounts and the sweep catches up first."""
+    db = Database(tmp_path / "dirty.sqlite3")
+    await db.open()
+    try:
+        core = Core(db=db, catalog=load_catalog(), feed=ManualFeed({"BTC": Decimal(60000), "ETH": Decimal(3000)}),
+                    clock=VirtualClock(datetime(2026, 5, 1, tzinfo=UTC)))
+        core.risk_index = RiskIndex(core.catalog)
+        await core.risk_index.rebuild(core)
+        alice, bob = Actor("console", "alice", "alice"), Actor("console", "bob", "bob")
+        a = await trading.open_position(core, alice, "BTC", 1, trading.Amount(Decimal(1000), False), 10)
+        b = await trading.open_position(core, bob, "BTC", 1, trading.Amount(Decimal(1000), False), 10)
+        assert a.liquidation_price == b.liquidation_price
+        moved = await trading.change_margin(core, bob, "BTC", Decimal(500), adding=True)
+        assert moved.liquidation_price is not None and moved.liquidation_price < a.liquidation_price
+        between = (a.liquidation_price + moved.liquidation_price) / 2
+        result = await market.set_prices(core, None, {"BTC": between.quantize(Decimal("0.1"))})
+        assert result.liquidations == 1  # alice's position, opened after the rebuild, was seen
+        async with db.transaction() as tx:
+            rows = await tx.execute_fetchall("SELECT account_id FROM positions")
+        assert len(list(rows)) == 1  # bob's added margin was seen too: he survives
+    finally:
+        await db.close()

@@ -73,11 +73,23 @@ async def on_tick(core: Core, tick: Tick) -> None:
         return
     async with core.db.transaction() as tx:
         await store.rearm_closed(tx)
-        account_ids = await pos.accounts_holding(tx, symbols)
+        account_ids = await _accounts_to_check(core, tx, tick, symbols)
     for account_id in account_ids:
         async with core.db.transaction() as tx:
             await check_margin(core, tx, account_id)
     await check_price_alerts(core, tick)
+
+
+async def _accounts_to_check(core: Core, tx: aiosqlite.Connection, tick: Tick, symbols: list[str]) -> list[int]:
+    """Every account holding the symbols; with a risk index, only those its float screen puts near a level
+    (less 10 points of hysteresis) plus those with a level raised (they may re-arm). Decimal decides."""
+    index = core.risk_index
+    if index is None:
+        return await pos.accounts_holding(tx, symbols)
+    floor = await store.lowest_warning(tx, rules.AlertSettings().warning) - rules.HYSTERESIS
+    marks = {**core.feed.marks(), **tick.marks}
+    screened = {account_id for account_id, _ in index.screen(marks, symbols, float(floor))}
+    return sorted(screened | await store.accounts_with_raised_levels(tx))
 
 
 @dataclass(frozen=True)

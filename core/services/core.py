@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
@@ -20,6 +21,9 @@ from core.storage import chats
 from core.storage import orders as orders_store
 from core.storage import positions as pos
 from core.storage.db import Database
+
+if TYPE_CHECKING:
+    from core.services.risk_index import RiskIndex
 
 DEFAULT_STARTING_BALANCE = Decimal(10_000)
 MAX_STARTING_BALANCE = Decimal(1_000_000_000)
@@ -42,6 +46,7 @@ class Core:
     settings: Settings = field(default_factory=Settings)
     outbox_changed: asyncio.Event = field(default_factory=asyncio.Event)
     throttle: CommandThrottle = field(default_factory=CommandThrottle)
+    risk_index: RiskIndex | None = None  # the in-memory pre-screen of the sweep, when the process keeps one
     listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def instrument(self, symbol: str) -> Instrument:

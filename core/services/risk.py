@@ -29,6 +29,10 @@ async def sweep(core: Core, tick: Tick) -> list[LiquidationOutcome]:
     symbols = sorted(tick.marks)
     if not symbols:
         return []
+    if core.risk_index is not None:
+        from core.services.risk_index import sweep_indexed  # deferred: risk_index builds on this module
+
+        return await sweep_indexed(core, core.risk_index, tick)
     async with core.db.transaction() as tx:
         account_ids = await pos.accounts_holding(tx, symbols)
     outcomes: list[LiquidationOutcome] = []

@@ -208,6 +208,7 @@ class RiskIndex:
         self._clear()
         collected: defaultdict[tuple[str, Mode], _Columns] = defaultdict(_Columns)
         async with core.db.transaction() as tx:
+            await pos.take_dirty(tx)  # everything is read now: earlier changes are in
             ids = await pos.accounts_holding(tx, list(self._brackets))
             for start in range(0, len(ids), batch):
                 states = await reader(tx, ids[start : start + batch])
@@ -237,6 +238,16 @@ class RiskIndex:
     def _fill(self, collected: Mapping[tuple[str, Mode], _Columns]) -> None:
         for key, columns in collected.items():
             self._books[key].fill(columns)
+
+    async def catch_up(self, core: Core) -> int:
+        """Re-read the accounts changed since the last look (database triggers list them); returns how many."""
+        async with core.db.transaction() as tx:
+            changed = await pos.take_dirty(tx)
+            states = await read_states(tx, changed) if changed else {}
+        for account_id in changed:
+            wallet, positions = states.get(account_id, (ZERO, []))
+            self.update_account(account_id, wallet, positions)
+        return len(changed)
 
     async def refresh(self, core: Core, account_ids: Iterable[int]) -> None:
         """Re-read these accounts after a committed change: the generic hook for every use case."""
@@ -367,8 +378,11 @@ async def read_state(tx: aiosqlite.Connection, account_id: int) -> State:
 
 
 async def read_states(tx: aiosqlite.Connection, account_ids: Sequence[int]) -> dict[int, State]:
-    """Wallet and open positions of these accounts, one account at a time (core.storage has no batch read)."""
-    return {account_id: await read_state(tx, account_id) for account_id in account_ids}
+    """Wallet and open positions of these accounts, two queries per batch."""
+    ids = list(account_ids)
+    wallets = await acc.wallets_of(tx, ids)
+    held = await pos.positions_of_accounts(tx, ids)
+    return {i: (wallets[i], held[i]) for i in ids if i in wallets}
 
 
 async def sweep_indexed(core: Core, index: RiskIndex, tick: Tick) -> list[LiquidationOutcome]:
@@ -381,6 +395,7 @@ async def sweep_indexed(core: Core, index: RiskIndex, tick: Tick) -> list[Liquid
     symbols = sorted(tick.marks)
     if not symbols:
         return []
+    await index.catch_up(core)
     marks = {**core.feed.marks(), **tick.marks}
     outcomes: list[LiquidationOutcome] = []
     for account_id in index.candidates(marks, symbols):

@@ -187,3 +187,12 @@ async def ledger_history(
         (account_id, limit),
     )
     return [(row[0], row[1], dec(row[2]), dec(row[3])) for row in rows]
+
+
+async def wallets_of(tx: aiosqlite.Connection, account_ids: list[int]) -> dict[int, Decimal]:
+    """Wallet balances of many accounts in one query."""
+    if not account_ids:
+        return {}
+    marks = ",".join("?" * len(account_ids))
+    rows = await fetch_all(tx, f"SELECT id, wallet_balance FROM accounts WHERE id IN ({marks})", account_ids)
+    return {int(row[0]): dec(row[1]) for row in rows}

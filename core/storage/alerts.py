@@ -213,3 +213,19 @@ async def ledger_change_since(tx: aiosqlite.Connection, account_id: int, since: 
         (account_id, stamp(since)),
     )
     return sum((dec(row[0]) for row in rows), Decimal(0))
+
+
+async def lowest_warning(tx: aiosqlite.Connection, default: Decimal) -> Decimal:
+    """The lowest warning level any user chose (the risk index screens at it), or the default."""
+    rows = await fetch_all(tx, "SELECT warning FROM alert_settings")
+    return min([default, *(dec(row[0]) for row in rows)])
+
+
+async def accounts_with_raised_levels(tx: aiosqlite.Connection) -> set[int]:
+    """Accounts with a warning or danger level fired and not yet re-armed (they must be re-checked)."""
+    rows = await fetch_all(
+        tx,
+        "SELECT DISTINCT a.id FROM margin_alert_state s JOIN accounts a ON a.user_id = s.user_id "
+        "WHERE s.warned = 1 OR s.endangered = 1",
+    )
+    return {int(row[0]) for row in rows}

@@ -117,3 +117,23 @@ async def trades_of(tx: aiosqlite.Connection, account_id: int, limit: int = 10) 
         )
         for row in rows
     ]
+
+
+async def positions_of_accounts(tx: aiosqlite.Connection, account_ids: list[int]) -> dict[int, list[Position]]:
+    """Open positions of many accounts in one query (every id present, possibly with no position)."""
+    held: dict[int, list[Position]] = {account_id: [] for account_id in account_ids}
+    if not account_ids:
+        return held
+    marks = ",".join("?" * len(account_ids))
+    rows = await fetch_all(tx, f"SELECT * FROM positions WHERE account_id IN ({marks}) ORDER BY id", account_ids)
+    for row in rows:
+        held[int(row["account_id"])].append(position_from(row))
+    return held
+
+
+async def take_dirty(tx: aiosqlite.Connection) -> list[int]:
+    """Accounts changed since the last call (filled by triggers), and forget them."""
+    rows = await fetch_all(tx, "SELECT account_id FROM risk_dirty")
+    if rows:
+        await tx.execute("DELETE FROM risk_dirty")
+    return [int(row[0]) for row in rows]
