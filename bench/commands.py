@@ -78,6 +78,14 @@ def next_command(core: Core, rng: random.Random, user: Actor, held: dict[str, st
     return trading.open_position(core, user, symbol, rng.choice([1, -1]), amount, leverage, mode)
 
 
+async def db_roundtrip(db: Database, count: int = 2000) -> float:
+    """Seconds of one trivial statement through aiosqlite's worker thread: the floor under every query."""
+    started = time.perf_counter()
+    for _ in range(count):
+        await db.conn.execute_fetchall("SELECT 1")
+    return (time.perf_counter() - started) / count
+
+
 async def bench(users: int, commands: int, seed: int, directory: Path) -> dict[str, object]:
     db = Database(directory / "bench.sqlite3")
     await db.open()
@@ -108,6 +116,7 @@ async def bench(users: int, commands: int, seed: int, directory: Path) -> dict[s
                 else:
                     held.pop(result.symbol, None)
         elapsed = time.perf_counter() - started
+        roundtrip = await db_roundtrip(db)
     finally:
         await db.close()
     latencies.sort()
@@ -118,6 +127,7 @@ async def bench(users: int, commands: int, seed: int, directory: Path) -> dict[s
         "p50_ms": round(statistics.median(latencies) * 1000, 3),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 3),
         "refused": refused,
+        "db_roundtrip_us": round(roundtrip * 1e6, 1),
         "python": platform.python_version(),
         "cpu": cpu_name(),
     }

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 import aiosqlite
 
 from core.domain.instruments import Catalog, Instrument
-from core.domain.positions import AccountView, Position, evaluate
+from core.domain.positions import AccountView, Mode, Position, evaluate
 from core.domain.throttle import CommandThrottle, Verdict
 from core.errors import Refused
 from core.ports import Clock, PriceFeed
 from core.results import Actor
 from core.storage import accounts as acc
 from core.storage import chats
-from core.storage import orders as orders_store
 from core.storage import positions as pos
 from core.storage.db import Database
 
@@ -92,6 +91,7 @@ class Loaded:
     account: acc.AccountRow
     positions: list[Position]
     view: AccountView
+    settings: dict[str, tuple[Mode, int]] = field(default_factory=dict)  # symbol → chosen (mode, leverage)
 
     def position(self, symbol: str) -> Position | None:
         return next((p for p in self.positions if p.symbol == symbol), None)
@@ -100,16 +100,18 @@ class Loaded:
 async def ensure_user(core: Core, tx: aiosqlite.Connection, actor: Actor) -> tuple[acc.UserRow, acc.AccountRow, bool]:
     """The user and their account, opened with the starting balance on first contact."""
     now = core.clock.now()
-    user = await acc.find_user(tx, actor.platform, actor.user_id)
-    created = user is None
-    if user is None:
+    found = await acc.find_user_account(tx, actor.platform, actor.user_id)
+    created = found is None
+    account: acc.AccountRow | None = None
+    if found is None:
         push_chat = actor.chat_id if actor.chat_kind == "private" and actor.chat_id else actor.user_id
         user = await acc.create_user(tx, actor.platform, actor.user_id, actor.name, push_chat, now)
-    elif actor.name and (user.display_name != actor.name or not user.pushes_enabled):
-        await acc.touch_user(tx, user.id, actor.name)
+    else:
+        user, account = found
+        if actor.name and (user.display_name != actor.name or not user.pushes_enabled):
+            await acc.touch_user(tx, user.id, actor.name)
     if actor.chat_kind == "group" and actor.chat_id:
         await chats.remember_member(tx, actor.platform, actor.chat_id, user.id, now)
-    account = await acc.find_account(tx, user.id)
     if account is None:
         account = await acc.create_account(tx, user.id, now)
         balance = core.settings.starting_balance
@@ -128,12 +130,7 @@ async def load(core: Core, tx: aiosqlite.Connection, actor: Actor) -> Loaded:
 async def load_account(
     core: Core, tx: aiosqlite.Connection, user: acc.UserRow, account: acc.AccountRow
 ) -> Loaded:
-    positions = await pos.positions_of(tx, account.id)
-    reserved = await reserved_margin(tx, account.id)
-    view = evaluate(account.wallet_balance, positions, core.marks_for(positions), core.catalog, reserved)
-    return Loaded(user, account, positions, view)
-
-
-async def reserved_margin(tx: aiosqlite.Connection, account_id: int) -> Decimal:
-    """Initial margin held by open orders."""
-    return await orders_store.reserved_margin(tx, account_id)
+    state = await pos.account_state(tx, account.id)
+    positions = state.positions
+    view = evaluate(account.wallet_balance, positions, core.marks_for(positions), core.catalog, state.reserved_margin)
+    return Loaded(user, account, positions, view, state.settings)

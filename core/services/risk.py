@@ -70,9 +70,9 @@ async def _execute(core: Core, tx: aiosqlite.Connection, loaded: Loaded, outcome
         await pos.record_trade(
             tx, account_id, p, p.qty, view.mark, Decimal(0), money(view.unrealized_pnl), "liquidation", now
         )
-    for entry in outcome.entries:
-        if entry.amount != 0:
-            await acc.book(tx, account_id, entry.kind, entry.amount, now, entry.symbol)
+    entries = [(entry.kind, entry.amount, entry.symbol) for entry in outcome.entries if entry.amount != 0]
+    if entries:
+        await acc.book_many(tx, account_id, entries, now)
     await acc.insure(tx, account_id, outcome.insurance_fund, f"{outcome.mode} liquidation", now)
     text, data = describe_liquidation(outcome)
     # the same positions at the same marks in the other margin mode: the lesson of the liquidation

@@ -75,7 +75,8 @@ async def open_position(
         rules.check_qty(instrument, qty, example)
         order = Position(symbol, side, qty, mark, lev, mode)
         change = await fill(core, tx, loaded, order, mark, opening=True)
-        await acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, lev)
+        if symbol not in loaded.settings or (mode, lev) != (current_mode, current_leverage):
+            await acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, lev)
         return change
 
 
@@ -124,8 +125,7 @@ async def close_all(core: Core, actor: Actor, confirmed: bool) -> ClosedAll | Ne
 
 
 async def _setting(tx: aiosqlite.Connection, loaded: Loaded, symbol: str) -> tuple[Mode, int]:
-    saved = await acc.symbol_setting(tx, loaded.account.id, symbol)
-    return saved if saved else (DEFAULT_MODE, DEFAULT_LEVERAGE)
+    return loaded.settings.get(symbol, (DEFAULT_MODE, DEFAULT_LEVERAGE))
 
 
 async def fill(
@@ -159,11 +159,13 @@ async def fill(
         await orders_store.cancel_orphaned(tx, account_id, now, order.symbol)
     kind = "open" if opening and outcome.closed_qty == 0 else "close"
     await pos.record_trade(tx, account_id, order, order.qty, mark, outcome.fee, outcome.realized_pnl, kind, now)
-    wallet = loaded.account.wallet_balance
+    entries: list[tuple[str, Decimal, str | None]] = []
     if outcome.closed_qty > 0:
-        wallet = await acc.book(tx, account_id, "realized_pnl", outcome.realized_pnl, now, order.symbol)
+        entries.append(("realized_pnl", outcome.realized_pnl, order.symbol))
     if outcome.fee > 0:
-        wallet = await acc.book(tx, account_id, "fee", -outcome.fee, now, order.symbol)
+        entries.append(("fee", -outcome.fee, order.symbol))
+    before = loaded.account.wallet_balance  # read in this transaction: nothing else has written it since
+    wallet = await acc.book_many(tx, account_id, entries, now, before) if entries else before
     return _changed(core, loaded, order, outcome, wallet)
 
 

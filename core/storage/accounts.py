@@ -81,6 +81,24 @@ async def set_pushes(tx: aiosqlite.Connection, user_id: int, enabled: bool) -> N
     await tx.execute("UPDATE users SET pushes_enabled = ? WHERE id = ?", (int(enabled), user_id))
 
 
+async def find_user_account(
+    tx: aiosqlite.Connection, platform: str, platform_user_id: str
+) -> tuple[UserRow, AccountRow | None] | None:
+    """A user and their account (if opened) in one query."""
+    row = await fetch_one(
+        tx,
+        "SELECT u.*, a.id AS account_id, a.wallet_balance, a.starting_balance FROM users u "
+        "LEFT JOIN accounts a ON a.user_id = u.id WHERE u.platform = ? AND u.platform_user_id = ?",
+        (platform, platform_user_id),
+    )
+    if row is None:
+        return None
+    account = None
+    if row["account_id"] is not None:
+        account = AccountRow(row["account_id"], row["id"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
+    return _user(row), account
+
+
 async def find_account(tx: aiosqlite.Connection, user_id: int) -> AccountRow | None:
     row = await fetch_one(tx, "SELECT * FROM accounts WHERE user_id = ?", (user_id,))
     if row is None:
@@ -114,15 +132,32 @@ async def book(
     symbol: str | None = None,
 ) -> Decimal:
     """Change a wallet by `amount` and write its ledger row, in the caller's transaction."""
-    row = await fetch_one(tx, "SELECT wallet_balance FROM accounts WHERE id = ?", (account_id,))
-    assert row is not None
-    after = dec(row[0]) + amount
-    await tx.execute("UPDATE accounts SET wallet_balance = ? WHERE id = ?", (text(after), account_id))
-    await tx.execute(
+    return await book_many(tx, account_id, [(kind, amount, symbol)], now)
+
+
+async def book_many(
+    tx: aiosqlite.Connection,
+    account_id: int,
+    entries: list[tuple[str, Decimal, str | None]],
+    now: datetime,
+    before: Decimal | None = None,
+) -> Decimal:
+    """Ledger rows (kind, amount, symbol) in order; the wallet follows each row (trigger 0012). Returns the
+    balance after the last one. `before`: the wallet as this transaction already read it (saves a query)."""
+    if before is None:
+        row = await fetch_one(tx, "SELECT wallet_balance FROM accounts WHERE id = ?", (account_id,))
+        assert row is not None
+        before = dec(row[0])
+    balance = before
+    rows = []
+    for kind, amount, symbol in entries:
+        balance += amount
+        rows.append((account_id, kind, text(amount), text(balance), symbol, stamp(now)))
+    await tx.executemany(
         "INSERT INTO ledger (account_id, kind, amount, balance_after, symbol, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (account_id, kind, text(amount), text(after), symbol, stamp(now)),
+        rows,
     )
-    return after
+    return balance
 
 
 async def set_starting_balance(tx: aiosqlite.Connection, account_id: int, balance: Decimal) -> None:

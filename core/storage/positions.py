@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 import aiosqlite
 
-from core.domain.positions import Position
+from core.domain.positions import Mode, Position
 from core.storage.rows import dec, fetch_all, position_from, stamp, text
 
 
@@ -137,3 +138,32 @@ async def take_dirty(tx: aiosqlite.Connection) -> list[int]:
     if rows:
         await tx.execute("DELETE FROM risk_dirty")
     return [int(row[0]) for row in rows]
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """Everything a use case reads about an account's trading, fetched in one query."""
+
+    positions: list[Position]
+    reserved_margin: Decimal  # initial margin held by open orders
+    settings: dict[str, tuple[Mode, int]]  # symbol → (margin mode, leverage) chosen before
+
+
+async def account_state(tx: aiosqlite.Connection, account_id: int) -> AccountState:
+    rows = await fetch_all(
+        tx,
+        "SELECT (SELECT group_concat(reserved_margin, ' ') FROM orders WHERE account_id = :a AND status = 'open') "
+        "AS reserved_all, (SELECT group_concat(symbol || ' ' || margin_mode || ' ' || leverage, ',') "
+        "FROM symbol_settings WHERE account_id = :a) AS settings_all, p.* "
+        "FROM (SELECT 1) AS one LEFT JOIN positions p ON p.account_id = :a ORDER BY p.id",
+        {"a": account_id},
+    )
+    first = rows[0]
+    reserved = sum((dec(v) for v in (first["reserved_all"] or "").split()), Decimal(0))
+    settings: dict[str, tuple[Mode, int]] = {}
+    for item in (first["settings_all"] or "").split(","):
+        if item:
+            symbol, mode, leverage = item.split(" ")
+            settings[symbol] = (cast(Mode, mode), int(leverage))
+    positions = [position_from(row) for row in rows if row["symbol"] is not None]
+    return AccountState(positions, reserved, settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
@@ -36,11 +36,18 @@ def position_from(row: aiosqlite.Row) -> Position:
     )
 
 
-async def fetch_all(tx: aiosqlite.Connection, sql: str, params: Iterable[object] = ()) -> list[aiosqlite.Row]:
+Params = Iterable[object] | Mapping[str, object]
+
+
+def _bind(params: Params) -> tuple[object, ...] | dict[str, object]:
+    return dict(params) if isinstance(params, Mapping) else tuple(params)
+
+
+async def fetch_all(tx: aiosqlite.Connection, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
     """All rows of a query in one trip to aiosqlite's thread (execute + fetch + close would be three)."""
-    return list(await tx.execute_fetchall(sql, tuple(params)))
+    return list(await tx.execute_fetchall(sql, _bind(params)))
 
 
-async def fetch_one(tx: aiosqlite.Connection, sql: str, params: Iterable[object] = ()) -> aiosqlite.Row | None:
-    rows = await tx.execute_fetchall(sql, tuple(params))
+async def fetch_one(tx: aiosqlite.Connection, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+    rows = await tx.execute_fetchall(sql, _bind(params))
     return next(iter(rows), None)
