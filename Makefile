@@ -26,7 +26,8 @@ test: $(VENV)/.dev-installed
 	$(BIN)/pytest
 
 stress: $(VENV)/.dev-installed
-	$(BIN)/python -m bench.stress
+	$(BIN)/python -m bench.stress --commands 2000 --kills 20
+	FUZZ_EXAMPLES=5000 $(BIN)/pytest -q tests/test_reliability.py -k fuzzed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.commands

@@ -108,7 +108,7 @@ def drive(lines: list[str], kills: set[int], env: dict[str, str], cwd: Path, db:
         proc.stdin.write(line + "\n")
         proc.stdin.flush()
         if index in kills:
-            time.sleep(rng.uniform(0, 0.004))
+            time.sleep(rng.uniform(0, 0.012))  # before, during or just after the command's commit
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             run.kills += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -114,7 +115,9 @@ LINES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# CI runs a bounded fuzz; `make stress` sets FUZZ_EXAMPLES for a long one
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(line=LINES)
 async def test_fuzzed_lines_always_get_one_reply_and_refusals_change_nothing(core: Core, line: str) -> None:
     before = await snapshot(core)
