@@ -34,7 +34,7 @@ class Spec:
     parse: Callable[[list[str]], dict[str, Any]]
 
 
-def _no_args(name: str) -> Callable[[list[str]], dict[str, Any]]:
+def no_args(name: str) -> Callable[[list[str]], dict[str, Any]]:
     def parse(words: list[str]) -> dict[str, Any]:
         if words:
             raise Refused("unexpected_argument", f"/{name} takes no arguments, got '{words[0][:20]}'.", f"/{name}")
@@ -206,13 +206,13 @@ TRADING_COMMANDS: dict[str, Spec] = {
     "short": Spec("/short SYM AMOUNT [LEV] [isolated|cross] [@LIMIT] [sl=P] [tp=P]", "open or add to a short (sell)",
                   _open("short")),
     "close": Spec("/close SYM [PCT%|QTY] · /close all", "reduce or close positions", _close),
-    "positions": Spec("/positions", "your positions with liquidation prices", _no_args("positions")),
-    "balance": Spec("/balance", "wallet, available balance and return", _no_args("balance")),
-    "history": Spec("/history", "your last trades", _no_args("history")),
+    "positions": Spec("/positions", "your positions with liquidation prices", no_args("positions")),
+    "balance": Spec("/balance", "wallet, available balance and return", no_args("balance")),
+    "history": Spec("/history", "your last trades", no_args("history")),
     "margin": Spec("/margin SYM add|remove AMOUNT", "move margin in or out of an isolated position", _margin),
     "leverage": Spec("/leverage SYM N", "set a symbol's leverage", _leverage),
     "mode": Spec("/mode [SYM] isolated|cross", "set the margin mode (before opening)", _mode),
-    "leaderboard": Spec("/leaderboard", "who is up the most", _no_args("leaderboard")),
+    "leaderboard": Spec("/leaderboard", "who is up the most", no_args("leaderboard")),
     "reset": Spec("/reset [BALANCE]", "start over with a fresh paper account", _reset),
     "setprice": Spec("/setprice SYM PRICE", "admins: set a mark on the manual feed", _setprice),
 }

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot.commands import Parsed, Spec, number, symbol_word
+from bot.commands import Parsed, Spec, no_args, number, symbol_word
 from bot.registry_types import Handler
 from bot.render import to_data
 from bot.replies import Button, Reply
@@ -82,15 +82,6 @@ def _quiet(value: str) -> tuple[int, int] | None:
     return int(found.group(1)), int(found.group(2))
 
 
-def _no_args(name: str) -> Callable[[list[str]], dict[str, Any]]:
-    def parse(words: list[str]) -> dict[str, Any]:
-        if words:
-            raise Refused("unexpected_argument", f"/{name} takes no arguments, got '{words[0][:20]}'.", f"/{name}")
-        return {}
-
-    return parse
-
-
 COMMANDS: dict[str, Spec] = {
     "alert": Spec("/alert SYM <|> PRICE", "tell me once when a mark crosses a price", _alert),
     "alerts": Spec("/alerts · /alerts off ID", "your price alerts; remove one", _alerts),
@@ -99,7 +90,7 @@ COMMANDS: dict[str, Spec] = {
         "margin alert levels, quiet hours (UTC) and which pushes you get",
         _settings,
     ),
-    "health": Spec("/health", "margin ratio and distance to liquidation of everything open", _no_args("health")),
+    "health": Spec("/health", "margin ratio and distance to liquidation of everything open", no_args("health")),
 }
 
 # ------------------------------------------------------------------------------------------- handlers

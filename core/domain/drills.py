@@ -63,12 +63,13 @@ SHAPES: dict[str, Shape] = {
 
 @dataclass(frozen=True)
 class Leg:
-    """A story position, opened like `/long SYM MARGIN LEVx` at the story's mark."""
+    """A hypothetical position opened like `/long SYM MARGIN LEVx` (a story's, or typed inline after /whatif)."""
 
     symbol: str
     side: int
     margin: Decimal
     leverage: int
+    mode: Mode | None = None
 
 
 @dataclass(frozen=True)

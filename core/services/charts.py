@@ -8,13 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from core.domain.drills import Leg
 from core.domain.money import ZERO, floor_to_step
 from core.domain.positions import Mode, Position
 from core.domain.whatif import CurvePoint, as_mode, compare, pnl_curve
 from core.errors import Refused
 from core.results import Actor
 from core.services.core import Core, load
-from core.services.teaching import Leg, inline_positions
+from core.services.teaching import inline_positions
 from core.storage import accounts as history
 
 GRID_STEPS = 64

@@ -13,6 +13,7 @@ from core.domain import advice as adv
 from core.domain import drills as dr
 from core.domain import margin as m
 from core.domain import whatif as wi
+from core.domain.drills import Leg
 from core.domain.instruments import Instrument
 from core.domain.lessons import LESSONS, TOPICS, lesson
 from core.domain.money import ZERO, floor_to_step, money, plain
@@ -140,17 +141,6 @@ def _partial(words: Sequence[str], error: adv.BadAdviceInput) -> dict[str, str]:
 
 
 # --- /whatif and /compare ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Leg:
-    """A hypothetical position typed inline: `long BTC 1000 10x` (1,000 USDT of margin at 10x)."""
-
-    symbol: str
-    side: int
-    margin: Decimal
-    leverage: int
-    mode: Mode | None = None
 
 
 @dataclass(frozen=True)
