@@ -6,8 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import aiosqlite
-
 from core.domain import alerts as rules
 from core.domain.alerts import AlertSettings, HealthLine, LevelState, WayOut
 from core.domain.money import plain
@@ -21,6 +19,7 @@ from core.storage import accounts as acc
 from core.storage import alerts as store
 from core.storage import positions as pos
 from core.storage.alerts import PriceAlertRow, SavedLevel
+from core.storage.db import Tx
 from core.text import price, usdt
 
 MAX_PRICE_ALERTS = 20
@@ -80,7 +79,7 @@ async def on_tick(core: Core, tick: Tick) -> None:
     await check_price_alerts(core, tick)
 
 
-async def _accounts_to_check(core: Core, tx: aiosqlite.Connection, tick: Tick, symbols: list[str]) -> list[int]:
+async def _accounts_to_check(core: Core, tx: Tx, tick: Tick, symbols: list[str]) -> list[int]:
     """Every account holding the symbols; with a risk index, only those its float screen puts near a level
     (less 10 points of hysteresis) plus those with a level raised (they may re-arm). Decimal decides."""
     index = core.risk_index
@@ -111,7 +110,7 @@ def _subjects(view: AccountView, episodes: dict[str, tuple[int, str]]) -> list[_
     return subjects
 
 
-async def check_margin(core: Core, tx: aiosqlite.Connection, account_id: int) -> int:
+async def check_margin(core: Core, tx: Tx, account_id: int) -> int:
     """Decide every subject's alert level (in Decimal) and push what newly fired; returns pushes queued."""
     account = await acc.account_by_id(tx, account_id)
     user = await acc.user_by_id(tx, account.user_id)

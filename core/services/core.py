@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
 from core.domain.instruments import Catalog, Instrument
 from core.domain.positions import AccountView, Mode, Position, evaluate
 from core.domain.throttle import CommandThrottle, Verdict
@@ -19,7 +17,7 @@ from core.results import Actor
 from core.storage import accounts as acc
 from core.storage import chats
 from core.storage import positions as pos
-from core.storage.db import Database
+from core.storage.db import Database, Tx
 
 if TYPE_CHECKING:
     from core.services.risk_index import RiskIndex
@@ -97,7 +95,7 @@ class Loaded:
         return next((p for p in self.positions if p.symbol == symbol), None)
 
 
-async def ensure_user(core: Core, tx: aiosqlite.Connection, actor: Actor) -> tuple[acc.UserRow, acc.AccountRow, bool]:
+async def ensure_user(core: Core, tx: Tx, actor: Actor) -> tuple[acc.UserRow, acc.AccountRow, bool]:
     """The user and their account, opened with the starting balance on first contact."""
     now = core.clock.now()
     found = await acc.find_user_account(tx, actor.platform, actor.user_id)
@@ -122,13 +120,13 @@ async def ensure_user(core: Core, tx: aiosqlite.Connection, actor: Actor) -> tup
     return user, account, created
 
 
-async def load(core: Core, tx: aiosqlite.Connection, actor: Actor) -> Loaded:
+async def load(core: Core, tx: Tx, actor: Actor) -> Loaded:
     user, account, _ = await ensure_user(core, tx, actor)
     return await load_account(core, tx, user, account)
 
 
 async def load_account(
-    core: Core, tx: aiosqlite.Connection, user: acc.UserRow, account: acc.AccountRow
+    core: Core, tx: Tx, user: acc.UserRow, account: acc.AccountRow
 ) -> Loaded:
     state = await pos.account_state(tx, account.id)
     positions = state.positions

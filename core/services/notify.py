@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import aiosqlite
-
 from core.ports import DeliveryError, Notifier, Outgoing
 from core.services.core import Core
 from core.storage import accounts as acc
 from core.storage import outbox
+from core.storage.db import Tx
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ PRIORITIES = {
 
 
 async def push(
-    core: Core, tx: aiosqlite.Connection, user_id: int, kind: str, text: str, data: dict[str, Any], key: str
+    core: Core, tx: Tx, user_id: int, kind: str, text: str, data: dict[str, Any], key: str
 ) -> None:
     """Queue a push for a user; `key` makes the event idempotent (one row per event and user)."""
     added = await outbox.enqueue(

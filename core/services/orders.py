@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
 from core.domain import orders as rules
 from core.domain import trading as trade_rules
 from core.domain.instruments import Instrument
@@ -28,6 +26,7 @@ from core.services.notify import push
 from core.storage import accounts as acc
 from core.storage import orders as store
 from core.storage import positions as pos
+from core.storage.db import Tx
 from core.text import price as fmt_price
 from core.text import usdt
 
@@ -125,7 +124,7 @@ async def open_with_orders(
 
 async def _entry(
     core: Core,
-    tx: aiosqlite.Connection,
+    tx: Tx,
     loaded: Loaded,
     symbol: str,
     side: int,
@@ -158,7 +157,7 @@ async def _entry(
 
 
 async def _place_limit(
-    core: Core, tx: aiosqlite.Connection, loaded: Loaded, entry: Position, mark: Decimal,
+    core: Core, tx: Tx, loaded: Loaded, entry: Position, mark: Decimal,
     sl: Decimal | None, tp: Decimal | None,
 ) -> OrderPlaced:
     """Rest a limit order; it holds its initial margin + maker fee from the available balance until it ends."""
@@ -215,7 +214,7 @@ def _position_or_refuse(loaded: Loaded, symbol: str, example: str) -> Position:
 
 
 async def _add_stop(
-    core: Core, tx: aiosqlite.Connection, account_id: int, position: Position, order_type: OrderType,
+    core: Core, tx: Tx, account_id: int, position: Position, order_type: OrderType,
     price: Decimal | None, rate: Decimal | None = None, best: Decimal | None = None,
 ) -> tuple[Order, tuple[int, ...]]:
     """One stop of each kind per position: a new one replaces the old."""
@@ -228,7 +227,7 @@ async def _add_stop(
 
 
 async def _attach(
-    core: Core, tx: aiosqlite.Connection, account_id: int, position: Position, sl: Decimal | None,
+    core: Core, tx: Tx, account_id: int, position: Position, sl: Decimal | None,
     tp: Decimal | None,
 ) -> tuple[tuple[Order, ...], tuple[int, ...]]:
     placed: list[Order] = []
@@ -307,12 +306,12 @@ async def cancel_order(core: Core, actor: Actor, order_id: int) -> OrderCancelle
         return OrderCancelled(order, order.reserved_margin, after.view.available_balance)
 
 
-async def cancel_orphaned(core: Core, tx: aiosqlite.Connection, account_id: int, symbol: str | None = None) -> int:
+async def cancel_orphaned(core: Core, tx: Tx, account_id: int, symbol: str | None = None) -> int:
     """Cancel reduce-only orders whose position closed or flipped, in the caller's transaction."""
     return await store.cancel_orphaned(tx, account_id, core.clock.now(), symbol)
 
 
-async def cancel_account_orders(core: Core, tx: aiosqlite.Connection, account_id: int, reason: str) -> int:
+async def cancel_account_orders(core: Core, tx: Tx, account_id: int, reason: str) -> int:
     """Binance: a liquidation first cancels every open order of the account, releasing what they hold."""
     return await store.cancel_all_open(tx, account_id, reason, core.clock.now())
 
@@ -344,7 +343,7 @@ async def on_tick(core: Core, tick: Tick) -> int:
                     log.exception("order %s could not be processed; it stays open", order.id)
 
 
-async def _apply(core: Core, tx: aiosqlite.Connection, order_id: int, mark: Decimal) -> int:
+async def _apply(core: Core, tx: Tx, order_id: int, mark: Decimal) -> int:
     order = await store.order_by_id(tx, order_id)  # read again: it may have changed since the screen
     if order is None or order.status != "open":
         return 0
@@ -358,12 +357,12 @@ async def _apply(core: Core, tx: aiosqlite.Connection, order_id: int, mark: Deci
     return await _fill_limit(core, tx, order)
 
 
-async def _owner(core: Core, tx: aiosqlite.Connection, account_id: int) -> Loaded:
+async def _owner(core: Core, tx: Tx, account_id: int) -> Loaded:
     account = await acc.account_by_id(tx, account_id)
     return await load_account(core, tx, await acc.user_by_id(tx, account.user_id), account)
 
 
-async def _trigger_stop(core: Core, tx: aiosqlite.Connection, loaded: Loaded, order: Order, mark: Decimal) -> int:
+async def _trigger_stop(core: Core, tx: Tx, loaded: Loaded, order: Order, mark: Decimal) -> int:
     """A triggered stop closes at the mark with the taker fee (a market close, reduce-only)."""
     position = loaded.position(order.symbol)
     if position is None or not order.protects(position.side):
@@ -380,7 +379,7 @@ async def _trigger_stop(core: Core, tx: aiosqlite.Connection, loaded: Loaded, or
     return 1
 
 
-async def _fill_limit(core: Core, tx: aiosqlite.Connection, order: Order) -> int:
+async def _fill_limit(core: Core, tx: Tx, order: Order) -> int:
     """A crossed limit fills at its own price with the maker fee; what it held is released first."""
     assert order.qty is not None and order.price is not None
     now = core.clock.now()
@@ -406,7 +405,7 @@ async def _fill_limit(core: Core, tx: aiosqlite.Connection, order: Order) -> int
     return 1
 
 
-async def _push_fill(core: Core, tx: aiosqlite.Connection, user_id: int, filled: OrderFilled) -> None:
+async def _push_fill(core: Core, tx: Tx, user_id: int, filled: OrderFilled) -> None:
     await push(core, tx, user_id, "order_filled", fill_text(filled), fill_data(filled), f"order:{filled.order.id}")
 
 

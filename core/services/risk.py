@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import aiosqlite
-
 from core.domain.money import money, plain
 from core.domain.positions import (
     LiquidationOutcome,
@@ -21,6 +19,7 @@ from core.services.notify import push
 from core.storage import accounts as acc
 from core.storage import orders as orders_store
 from core.storage import positions as pos
+from core.storage.db import Tx
 from core.text import describe_liquidation
 
 
@@ -43,7 +42,7 @@ async def sweep(core: Core, tick: Tick) -> list[LiquidationOutcome]:
 
 
 async def liquidate_if_due(
-    core: Core, tx: aiosqlite.Connection, account_id: int, symbols: set[str]
+    core: Core, tx: Tx, account_id: int, symbols: set[str]
 ) -> list[LiquidationOutcome]:
     account = await acc.account_by_id(tx, account_id)
     user = await acc.user_by_id(tx, account.user_id)
@@ -61,7 +60,7 @@ async def liquidate_if_due(
     return outcomes
 
 
-async def _execute(core: Core, tx: aiosqlite.Connection, loaded: Loaded, outcome: LiquidationOutcome) -> None:
+async def _execute(core: Core, tx: Tx, loaded: Loaded, outcome: LiquidationOutcome) -> None:
     now = core.clock.now()
     account_id = loaded.account.id
     for view in outcome.closed:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
 
-import aiosqlite
 import numpy as np
 from numpy.typing import NDArray
 
@@ -37,6 +36,7 @@ from core.services.core import Core
 from core.services.risk import liquidate_if_due
 from core.storage import accounts as acc
 from core.storage import positions as pos
+from core.storage.db import Tx
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -46,7 +46,7 @@ LIQUIDATION = 1.0  # a margin ratio of 100 % (equity ≤ MM) is due
 QTY, ENTRY, SIDE, MARGIN = range(4)  # rows of a book's float columns
 Row = tuple[str, Mode, int, float, float, float]  # symbol, mode, side, qty, entry, margin (the index's view)
 State = tuple[Decimal, Sequence[Position]]  # wallet balance, open positions
-StatesReader = Callable[[aiosqlite.Connection, Sequence[int]], Awaitable[Mapping[int, State]]]
+StatesReader = Callable[[Tx, Sequence[int]], Awaitable[Mapping[int, State]]]
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ class RiskIndex:
             for account_id in account_ids:
                 await self._load(tx, account_id)
 
-    async def _load(self, tx: aiosqlite.Connection, account_id: int) -> None:
+    async def _load(self, tx: Tx, account_id: int) -> None:
         self.update_account(account_id, *await read_state(tx, account_id))
 
     def update_account(self, account_id: int, wallet: Decimal, positions: Iterable[Position]) -> None:
@@ -372,12 +372,12 @@ class RiskIndex:
             worst[account_id] = max(worst.get(account_id, ratio), ratio)
 
 
-async def read_state(tx: aiosqlite.Connection, account_id: int) -> State:
+async def read_state(tx: Tx, account_id: int) -> State:
     """An account's wallet balance and open positions, in the caller's transaction (for `update_account`)."""
     return (await acc.account_by_id(tx, account_id)).wallet_balance, await pos.positions_of(tx, account_id)
 
 
-async def read_states(tx: aiosqlite.Connection, account_ids: Sequence[int]) -> dict[int, State]:
+async def read_states(tx: Tx, account_ids: Sequence[int]) -> dict[int, State]:
     """Wallet and open positions of these accounts, two queries per batch."""
     ids = list(account_ids)
     wallets = await acc.wallets_of(tx, ids)

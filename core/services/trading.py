@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-import aiosqlite
-
 from core.domain import trading as rules
 from core.domain.money import ZERO, floor_to_step
 from core.domain.positions import Mode, Position, evaluate
@@ -24,6 +22,7 @@ from core.services.core import Core, Loaded, load
 from core.storage import accounts as acc
 from core.storage import orders as orders_store
 from core.storage import positions as pos
+from core.storage.db import Tx
 
 DEFAULT_LEVERAGE = 20  # Binance's default when a symbol's leverage was never chosen
 DEFAULT_MODE: Mode = "isolated"  # DESIGN §2: beginners are advised isolated
@@ -124,13 +123,13 @@ async def close_all(core: Core, actor: Actor, confirmed: bool) -> ClosedAll | Ne
         return ClosedAll(tuple(changes))
 
 
-async def _setting(tx: aiosqlite.Connection, loaded: Loaded, symbol: str) -> tuple[Mode, int]:
+async def _setting(tx: Tx, loaded: Loaded, symbol: str) -> tuple[Mode, int]:
     return loaded.settings.get(symbol, (DEFAULT_MODE, DEFAULT_LEVERAGE))
 
 
 async def fill(
     core: Core,
-    tx: aiosqlite.Connection,
+    tx: Tx,
     loaded: Loaded,
     order: Position,
     mark: Decimal,

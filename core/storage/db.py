@@ -10,6 +10,8 @@ from pathlib import Path
 
 import aiosqlite
 
+Tx = aiosqlite.Connection  # what a use case holds inside `Database.transaction()`; services name it, storage uses it
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 BUSY_RETRIES = 5
 
