@@ -32,8 +32,10 @@ def build_feed(spec: str, catalog: Catalog, start: datetime, saved_marks: Mappin
         paths, speed = parse_replay_spec(spec)
         return ReplayFeed(paths, speed=speed)
     if kind == "live":
-        from bot.live import LiveFeed
-
+        try:
+            from bot.live import LiveFeed
+        except ImportError as exc:
+            raise FeedSpecError("the live feed needs ccxt: install the live extra (pip install -e '.[live]')") from exc
         return LiveFeed.from_spec(spec, catalog)
     raise FeedSpecError(f"PRICE_FEED '{spec}' is not one of sim, manual, replay:PATH, live[:EXCHANGE]")
 

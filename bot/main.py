@@ -108,8 +108,11 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "console" and args.json:
         return await console_json(config)
     if args.command == "history":
-        from bot.history import main as history_main
-
+        try:
+            from bot.history import main as history_main
+        except ImportError:
+            print("margin-dojo: history needs ccxt: install the live extra (pip install -e '.[live]')", file=sys.stderr)
+            return 2
         return history_main(args.args)
     if args.command == "backup":
         return await backup(config, args.path)

@@ -143,7 +143,10 @@ def describe(result: object) -> tuple[str, str, dict[str, Any]]:  # noqa: C901 -
         case ModeSet():
             return "mode", _mode_text(result), to_data(result)
         case Prices():
-            text = "\n".join(f"{s} {price(p)}" for s, p in result.marks.items()) or "No prices yet."
+            text = "\n".join(
+                f"{s} {price(p)}" + (f" ({result.change_24h[s] * 100:+.2f} % 24h)" if s in result.change_24h else "")
+                for s, p in result.marks.items()
+            ) or "No prices yet."
             return "price", text, to_data(result)
         case PricesSet():
             text = "Marks set: " + ", ".join(f"{s} {price(p)}" for s, p in result.marks.items()) + "."

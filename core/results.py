@@ -116,6 +116,7 @@ class ModeSet:
 class Prices:
     marks: dict[str, Decimal]
     feed: str
+    change_24h: dict[str, Decimal] = field(default_factory=dict)  # relative, e.g. -0.031
 
 
 @dataclass(frozen=True)

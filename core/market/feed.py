@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from core.ports import Clock, Tick, TickHandler
 
-DEFAULT_FUNDING_RATE = Decimal("0.0001")  # Binance's interest component: 0.01 % per 8 h
+DEFAULT_FUNDING_RATE = Decimal("0.0001")
+SAMPLE_EVERY = timedelta(minutes=5)
+DAY = timedelta(hours=24)  # Binance's interest component: 0.01 % per 8 h
 
 
 class FeedState:
@@ -20,6 +23,7 @@ class FeedState:
         self._marks: dict[str, Decimal] = dict(marks or {})
         self._funding: dict[str, Decimal] = {}
         self._updated_at: datetime | None = None
+        self._samples: deque[tuple[datetime, dict[str, Decimal]]] = deque()  # for the 24 h change
 
     def mark(self, symbol: str) -> Decimal | None:
         return self._marks.get(symbol)
@@ -37,7 +41,19 @@ class FeedState:
         """Record a tick's marks as the latest and return it."""
         self._marks.update(tick.marks)
         self._updated_at = tick.at
+        if not self._samples or tick.at - self._samples[-1][0] >= SAMPLE_EVERY:
+            self._samples.append((tick.at, dict(self._marks)))
+            while len(self._samples) > 1 and tick.at - self._samples[1][0] >= DAY:
+                self._samples.popleft()
         return tick
+
+    def change_24h(self, symbol: str) -> Decimal | None:
+        """Relative change of the mark against 24 h ago (or the oldest mark seen, when younger than that)."""
+        now = self._marks.get(symbol)
+        past = next((marks[symbol] for _, marks in self._samples if symbol in marks), None)
+        if now is None or past is None or past == 0:
+            return None
+        return now / past - 1
 
     def advance(self, until: datetime) -> list[Tick]:
         return []

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from core.errors import Refused
-from core.market.feed import ManualFeed
+from core.market.feed import FeedState, ManualFeed
 from core.ports import Tick
 from core.results import Actor, Prices, PricesSet
 from core.services import alerts, orders
@@ -18,7 +18,10 @@ from core.storage import marks as marks_store
 def prices(core: Core, symbols: list[str]) -> Prices:
     names = [core.instrument(s).symbol for s in symbols] or list(core.catalog.symbols)
     known = {s: p for s in names if (p := core.feed.mark(s)) is not None}
-    return Prices(known, core.feed.name)
+    changes = {}
+    if isinstance(core.feed, FeedState):
+        changes = {s: c for s in known if (c := core.feed.change_24h(s)) is not None}
+    return Prices(known, core.feed.name, changes)
 
 
 async def set_prices(core: Core, actor: Actor | None, marks: Mapping[str, Decimal]) -> PricesSet:
