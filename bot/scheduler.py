@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.jobs import settle_scheduled_funding
 from core.domain.funding import funding_times
-from core.services import alerts
+from core.services import alerts, buttons
 from core.services import funding as funding_service
 from core.services.core import Core
 
@@ -51,6 +51,14 @@ async def digest_job(core: Core) -> None:
         log.exception("digest job failed")
 
 
+async def housekeeping_job(core: Core) -> None:
+    try:
+        gone = await buttons.prune(core)
+        log.info("housekeeping: %d old buttons, %d old update ids removed", *gone)
+    except Exception:
+        log.exception("housekeeping failed")
+
+
 async def catch_up_funding(core: Core) -> list[datetime]:
     """Settle the funding times between the last one applied and now (once each)."""
     last = await funding_service.last_settled(core)
@@ -77,6 +85,10 @@ def install_jobs(scheduler: AsyncIOScheduler, core: Core, extra: dict[str, tuple
     scheduler.add_job(
         digest_job, CronTrigger(hour=0, minute=5, timezone=UTC), args=[core], id="digest", replace_existing=True,
         misfire_grace_time=3600, coalesce=True, max_instances=1,
+    )
+    scheduler.add_job(
+        housekeeping_job, CronTrigger(hour=3, minute=30, timezone=UTC), args=[core], id="housekeeping",
+        replace_existing=True, misfire_grace_time=3600, coalesce=True, max_instances=1,
     )
     for name, (job, seconds) in (extra or {}).items():
         scheduler.add_job(job, "interval", seconds=seconds, id=name, replace_existing=True, coalesce=True,

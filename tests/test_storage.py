@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from core.domain.positions import Position
+from core.errors import Refused
 from core.market.feed import ManualFeed
-from core.services import accounts, market
+from core.results import Actor
+from core.services import accounts, buttons, market
 from core.services.core import Core
 from core.storage import accounts as acc
 from core.storage import funding as funding_store
@@ -191,3 +194,17 @@ async def test_manual_marks_survive_a_restart(tmp_path: Path, core: Core) -> Non
     assert saved["BTC"] == D("61234.5") and saved["ETH"] == D("3210.01")
     assert ManualFeed(saved).mark("BTC") == D("61234.5")
     await core.db.open()  # the fixture closes it again
+
+
+async def test_housekeeping_forgets_old_buttons_and_update_ids_but_keeps_recent_ones(core, clock) -> None:
+    alice = Actor("console", "alice", "alice")
+    old = (await buttons.issue(core, alice, ["/positions"]))[0]
+    assert await buttons.first_time(core, "telegram", "1")
+    clock.advance(timedelta(days=31))
+    fresh = (await buttons.issue(core, alice, ["/balance"]))[0]
+    assert await buttons.first_time(core, "telegram", "2")
+    assert await buttons.prune(core) == (1, 1)
+    assert await buttons.press(core, alice, fresh) == "/balance"
+    with pytest.raises(Refused):
+        await buttons.press(core, alice, old)
+    assert not await buttons.first_time(core, "telegram", "2")  # still remembered

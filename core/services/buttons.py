@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from core.errors import Refused
 from core.results import Actor
@@ -41,3 +42,14 @@ async def first_time(core: Core, platform: str, update_id: str) -> bool:
     """True the first time a platform update is seen; redeliveries are ignored."""
     async with core.db.transaction() as tx:
         return await store.first_time(tx, platform, update_id, core.clock.now())
+
+
+BUTTONS_KEPT = timedelta(days=30)  # a button older than this answers "expired"
+UPDATES_KEPT = timedelta(days=2)  # platforms redeliver within hours, not days
+
+
+async def prune(core: Core) -> tuple[int, int]:
+    """Daily housekeeping: the tables of button tokens and processed update ids stay bounded."""
+    now = core.clock.now()
+    async with core.db.transaction() as tx:
+        return await store.prune(tx, now - BUTTONS_KEPT, now - UPDATES_KEPT)

@@ -33,3 +33,10 @@ async def first_time(tx: aiosqlite.Connection, platform: str, update_id: str, no
         (platform, update_id, stamp(now)),
     )
     return (cursor.rowcount or 0) > 0
+
+
+async def prune(tx: aiosqlite.Connection, buttons_before: datetime, updates_before: datetime) -> tuple[int, int]:
+    """Forget old button tokens and processed update ids; returns how many of each went."""
+    buttons = await tx.execute("DELETE FROM buttons WHERE created_at < ?", (stamp(buttons_before),))
+    updates = await tx.execute("DELETE FROM processed_updates WHERE processed_at < ?", (stamp(updates_before),))
+    return buttons.rowcount or 0, updates.rowcount or 0
