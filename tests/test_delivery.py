@@ -203,8 +203,21 @@ async def test_quiet_hours_hold_a_warning_but_not_a_liquidation(
     clock.set(datetime(2026, 1, 1, 12, 59, tzinfo=UTC))
     assert await worker.drain_once() == 0
     clock.set(datetime(2026, 1, 1, 13, tzinfo=UTC))
+    # the held warning is about a position that no longer exists: it is dropped, not sent late
+    assert await worker.drain_once() == 0
+    assert notifier.kinds == ["liquidation"]
+
+
+async def test_a_warning_held_by_quiet_hours_still_goes_when_the_danger_lasts(
+    core: Core, clock: VirtualClock, notifier: FakeNotifier, worker: DeliveryWorker
+) -> None:
+    await open_long(core, "BTC", "0.1")
+    await alerts.set_quiet(core, alice, (11, 13))  # it is 12:00 UTC
+    await move(core, BTC="54300")
+    assert await worker.drain_once() == 0
+    clock.set(datetime(2026, 1, 1, 13, tzinfo=UTC))
     assert await worker.drain_once() == 1
-    assert notifier.kinds == ["liquidation", "margin_warning"]
+    assert notifier.kinds == ["margin_warning"]
 
 
 async def test_a_kind_switched_off_after_it_was_queued_is_settled_unsent(

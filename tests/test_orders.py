@@ -419,3 +419,24 @@ def test_each_order_type_fires_on_its_side_of_the_price(
 ) -> None:
     order = Order(1, 1, "BTC", side, order_type, None, D(100), 10, "isolated")
     assert [decide(order, D(m)).fire for m in ("99.9", "100", "100.1")] == [below, at, above]
+
+
+async def test_an_isolated_liquidation_cancels_only_its_own_orders(core: Core) -> None:
+    """Other positions are never touched by an isolated liquidation: their stops and limits stay."""
+    await ok(core, alice, "/long BTC 1000 10x sl=50000")
+    await ok(core, alice, "/long ETH 1000 10x")
+    await ok(core, alice, "/sl ETH 2800")
+    await move(core, {"BTC": "54000"})  # BTC's isolated liquidation price is 54,216.87
+    assert [o["symbol"] for o in await open_orders(core)] == ["ETH"]
+    assert await move(core, {"ETH": "2790"}) == 1  # the ETH stop-loss still protects
+    assert await rows(core, "SELECT * FROM positions") == []
+
+
+async def test_history_shows_a_liquidation_as_the_closing_side_with_what_the_wallet_lost(core: Core) -> None:
+    await ok(core, alice, "/long BTC 1000 10x")
+    await move(core, {"BTC": "50000"})
+    trade = (await rows(core, "SELECT side, realized_pnl FROM trades WHERE kind = 'liquidation'"))[0]
+    assert trade["side"] == -1  # the liquidation sold the long
+    assert D(trade["realized_pnl"]) == D(-996)  # exactly the position margin, not the PnL at the mark
+    history = await ok(core, alice, "/history")
+    assert "sell 0.166 BTC" in history.text and "-996.00" in history.text

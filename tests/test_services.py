@@ -419,7 +419,9 @@ async def test_a_cross_liquidation_past_bankruptcy_never_leaves_the_wallet_below
     left = await positions(core, alice)
     assert set(left) == {"ETH"} and left["ETH"].position.margin == D(300)
     assert await wallet(core, alice) == D(300)
-    assert (await ledger(core, alice))[-1] == ("insurance", D("1105.25"), None)
+    # the wallet books only the loss it can pay (its whole cross balance), never dipping below zero
+    assert (await ledger(core, alice))[-1] == ("realized_pnl", D("-894.75"), None)
+    assert all(D(after) >= 0 for (after,) in await rows(core, "SELECT balance_after FROM ledger"))
     assert await rows(core, "SELECT amount FROM insurance_fund") == [("-1105.25000000",)]
     closed = await rows(core, "SELECT symbol FROM trades WHERE kind = 'liquidation' ORDER BY symbol")
     assert closed == [("BTC",), ("SOL",)]

@@ -109,9 +109,7 @@ def evaluate(
         # the others held at their marks: LP base CWB − TMM₁ + UPNL₁, bankruptcy base CWB + UPNL₁
         equity = cwb + (cross_upnl - upnl)
         others_mm = cross_mm - mm
-        views.append(
-            _view(p, marks[p.symbol], catalog, (mm, upnl), p.initial_margin(), (equity - others_mm, equity))
-        )
+        views.append(_view(p, marks[p.symbol], catalog, (mm, upnl), p.initial_margin(), (equity - others_mm, equity)))
     order = {p.symbol: index for index, p in enumerate(positions)}
     views.sort(key=lambda view: order[view.position.symbol])
     cross_notional = sum((p.qty * marks[p.symbol] for p in cross), ZERO)
@@ -190,6 +188,8 @@ class LiquidationOutcome:
     entries: tuple[LedgerEntry, ...]
     insurance_fund: Decimal  # what the fund gains (negative: what it paid to keep the wallet at zero)
     lost: Decimal  # how much the wallet lost in all
+    # per closed position: what the wallet booked for it (PnL) and its share of the clearance fee
+    legs: tuple[tuple[Decimal, Decimal], ...] = ()
 
     @property
     def wallet_change(self) -> Decimal:
@@ -202,7 +202,7 @@ def liquidate_isolated(view: PositionView) -> LiquidationOutcome:
     pm = money(view.margin)
     fund = money(view.margin + view.unrealized_pnl)
     entry = LedgerEntry("liquidation", -pm, view.position.symbol)
-    return LiquidationOutcome("isolated", (view,), (entry,), fund, pm)
+    return LiquidationOutcome("isolated", (view,), (entry,), fund, pm, ((-pm, ZERO),))
 
 
 def liquidate_cross(account: AccountView, clearance_rate: Decimal) -> LiquidationOutcome:
@@ -210,12 +210,22 @@ def liquidate_cross(account: AccountView, clearance_rate: Decimal) -> Liquidatio
     and the cross wallet never goes below zero (the fund absorbs any gap). Isolated positions stay."""
     closed = account.cross_positions
     realized = money(sum((view.unrealized_pnl for view in closed), ZERO))
-    after_pnl = account.cross_wallet_balance + realized
+    # past bankruptcy the wallet stops at zero: the loss it cannot pay is the insurance fund's
+    booked = max(realized, -max(ZERO, account.cross_wallet_balance))
+    shortfall = booked - realized
     liquidated = sum((view.notional for view in closed), ZERO)
-    fee = money(min(liquidated * clearance_rate, max(ZERO, after_pnl)))
-    shortfall = max(ZERO, -(after_pnl - fee))
-    entries = [LedgerEntry("realized_pnl", realized), LedgerEntry("liquidation", -fee)]
-    if shortfall > 0:
-        entries.append(LedgerEntry("insurance", shortfall))
-    lost = -(realized - fee + shortfall)
-    return LiquidationOutcome("cross", closed, tuple(entries), fee - shortfall, lost)
+    fee = money(min(liquidated * clearance_rate, account.cross_wallet_balance + booked))
+    entries = [LedgerEntry("realized_pnl", booked), LedgerEntry("liquidation", -fee)]
+    legs = _shares([v.unrealized_pnl for v in closed], booked), _shares([v.notional for v in closed], fee)
+    return LiquidationOutcome(
+        "cross", closed, tuple(entries), fee - shortfall, fee - booked, tuple(zip(*legs, strict=True))
+    )
+
+
+def _shares(weights: list[Decimal], total: Decimal) -> list[Decimal]:
+    """`total` split in proportion to `weights`, rounded to money, the rounding left on the last share."""
+    whole = sum(weights, ZERO)
+    shares = [money(total * w / whole) if whole else ZERO for w in weights]
+    if shares:
+        shares[-1] += total - sum(shares, ZERO)
+    return shares

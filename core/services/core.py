@@ -121,14 +121,23 @@ async def ensure_user(core: Core, tx: Tx, actor: Actor) -> tuple[acc.UserRow, ac
 
 
 async def load(core: Core, tx: Tx, actor: Actor) -> Loaded:
+    """The actor's account inside the transaction: one query for a known user in a private chat."""
+    if actor.chat_kind == "private":
+        found = await acc.user_state(tx, actor.platform, actor.user_id)
+        if found is not None and (not actor.name or found[0].display_name == actor.name) and found[0].pushes_enabled:
+            user, account, state = found
+            return _loaded(core, user, account, state)
     user, account, _ = await ensure_user(core, tx, actor)
     return await load_account(core, tx, user, account)
+
+
+def _loaded(core: Core, user: acc.UserRow, account: acc.AccountRow, state: pos.AccountState) -> Loaded:
+    positions = state.positions
+    view = evaluate(account.wallet_balance, positions, core.marks_for(positions), core.catalog, state.reserved_margin)
+    return Loaded(user, account, positions, view, state.settings)
 
 
 async def load_account(
     core: Core, tx: Tx, user: acc.UserRow, account: acc.AccountRow
 ) -> Loaded:
-    state = await pos.account_state(tx, account.id)
-    positions = state.positions
-    view = evaluate(account.wallet_balance, positions, core.marks_for(positions), core.catalog, state.reserved_margin)
-    return Loaded(user, account, positions, view, state.settings)
+    return _loaded(core, user, account, await pos.account_state(tx, account.id))

@@ -29,6 +29,7 @@ from core.services.core import Core
 from core.storage import accounts as acc
 from core.storage import alerts as alert_store
 from core.storage import outbox
+from core.storage.db import Tx
 from core.storage.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,10 @@ class DeliveryWorker:
             off = [r.id for r in rows if not settings[r.user_id].enabled(r.kind)]
             if off:
                 await outbox.skip(tx, off, "off", now)  # switched off after it was written
+            stale = await _stale_margin_alerts(tx, rows)
+            if stale:
+                await outbox.skip(tx, stale, "stale", now)  # held (quiet hours) while the danger passed
+            off += stale
             retry_at = await outbox.next_attempt_after(tx, now, self.notifiers)
         ready, holds = _split(rows, settings, now, set(off))
         for group in merge_groups(ready, self.merge_window):
@@ -238,6 +243,22 @@ class DeliveryWorker:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         return waiter in done
+
+
+MARGIN_KINDS = ("margin_warning", "margin_danger")
+
+
+async def _stale_margin_alerts(tx: Tx, rows: Sequence[OutboxRow]) -> list[int]:
+    """Margin alerts whose level is no longer raised (the position closed, or the ratio fell back)."""
+    margin_rows = [r for r in rows if r.kind in MARGIN_KINDS]
+    if not margin_rows:
+        return []
+    raised = await alert_store.raised_subjects(tx, {r.user_id for r in margin_rows})
+    return [r.id for r in margin_rows if (r.user_id, _subject(r)) not in raised]
+
+
+def _subject(row: OutboxRow) -> str:
+    return "cross" if row.data.get("scope") == "cross" else str(row.data.get("symbol"))
 
 
 def _split(

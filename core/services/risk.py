@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from dataclasses import replace
 
-from core.domain.money import money, plain
+from core.domain.money import plain
 from core.domain.positions import (
     LiquidationOutcome,
     PositionView,
@@ -53,8 +53,9 @@ async def liquidate_if_due(
             outcomes.append(liquidate_isolated(view))
     if loaded.view.cross_liquidation_due:
         outcomes.append(liquidate_cross(loaded.view, core.catalog.fees.liquidation_clearance))
-    if outcomes:  # Binance: a liquidation first cancels the account's open orders
-        await orders_store.cancel_all_open(tx, account_id, "liquidation", core.clock.now())
+    for outcome in outcomes:  # the liquidated positions' orders go first; other positions keep theirs
+        symbols_closed = [v.position.symbol for v in outcome.closed]
+        await orders_store.cancel_open_on(tx, account_id, symbols_closed, "liquidation", core.clock.now())
     for outcome in outcomes:
         await _execute(core, tx, loaded, outcome)
     return outcomes
@@ -63,12 +64,11 @@ async def liquidate_if_due(
 async def _execute(core: Core, tx: Tx, loaded: Loaded, outcome: LiquidationOutcome) -> None:
     now = core.clock.now()
     account_id = loaded.account.id
-    for view in outcome.closed:
+    for view, (booked, fee) in zip(outcome.closed, outcome.legs, strict=True):
         p = view.position
         await pos.delete_position(tx, account_id, p.symbol)
-        await pos.record_trade(
-            tx, account_id, p, p.qty, view.mark, Decimal(0), money(view.unrealized_pnl), "liquidation", now
-        )
+        closing = replace(p, side=-p.side)  # the liquidation order sells a long, buys a short
+        await pos.record_trade(tx, account_id, closing, p.qty, view.mark, fee, booked, "liquidation", now)
     entries = [(entry.kind, entry.amount, entry.symbol) for entry in outcome.entries if entry.amount != 0]
     if entries:
         await acc.book_many(tx, account_id, entries, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -23,6 +24,7 @@ from core.storage import accounts as acc
 from core.storage import orders as orders_store
 from core.storage import positions as pos
 from core.storage.db import Tx
+from core.storage.rows import in_order
 
 DEFAULT_LEVERAGE = 20  # Binance's default when a symbol's leverage was never chosen
 DEFAULT_MODE: Mode = "isolated"  # DESIGN §2: beginners are advised isolated
@@ -150,21 +152,26 @@ async def fill(
         rules.check_affordable(view, order, outcome.opened_qty, mark, outcome.fee)
     now = core.clock.now()
     account_id = loaded.account.id
-    if outcome.position is None:
-        await pos.delete_position(tx, account_id, order.symbol)
-    else:
-        await pos.save_position(tx, account_id, outcome.position, now)
-    if outcome.closed_qty > 0:  # a closed or flipped position's stops protect nothing any more
-        await orders_store.cancel_orphaned(tx, account_id, now, order.symbol)
     kind = "open" if opening and outcome.closed_qty == 0 else "close"
-    await pos.record_trade(tx, account_id, order, order.qty, mark, outcome.fee, outcome.realized_pnl, kind, now)
     entries: list[tuple[str, Decimal, str | None]] = []
     if outcome.closed_qty > 0:
         entries.append(("realized_pnl", outcome.realized_pnl, order.symbol))
     if outcome.fee > 0:
         entries.append(("fee", -outcome.fee, order.symbol))
     before = loaded.account.wallet_balance  # read in this transaction: nothing else has written it since
-    wallet = await acc.book_many(tx, account_id, entries, now, before) if entries else before
+    writes: list[Awaitable[object]] = [
+        pos.delete_position(tx, account_id, order.symbol)
+        if outcome.position is None
+        else pos.save_position(tx, account_id, outcome.position, now),
+        pos.record_trade(tx, account_id, order, order.qty, mark, outcome.fee, outcome.realized_pnl, kind, now),
+    ]
+    if outcome.closed_qty > 0:  # a closed or flipped position's stops protect nothing any more
+        writes.append(orders_store.cancel_orphaned(tx, account_id, now, order.symbol))
+    if entries:
+        writes.append(acc.book_many(tx, account_id, entries, now, before))
+    results = await in_order(writes)
+    wallet = results[-1] if entries else before
+    assert isinstance(wallet, Decimal)
     return _changed(core, loaded, order, outcome, wallet)
 
 

@@ -10,6 +10,7 @@ from typing import cast
 import aiosqlite
 
 from core.domain.positions import Mode
+from core.storage.positions import STATE_COLUMNS, AccountState, state_from
 from core.storage.rows import dec, fetch_all, fetch_one, stamp, text
 
 
@@ -97,6 +98,28 @@ async def find_user_account(
     if row["account_id"] is not None:
         account = AccountRow(row["account_id"], row["id"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
     return _user(row), account
+
+
+async def user_state(
+    tx: aiosqlite.Connection, platform: str, platform_user_id: str
+) -> tuple[UserRow, AccountRow, AccountState] | None:
+    """A known user, their account and its trading state in one query (None: no user or no account yet)."""
+    rows = await fetch_all(
+        tx,
+        "SELECT u.id AS user_id_, u.platform AS platform_, u.platform_user_id AS platform_user_id_, "
+        "u.display_name, u.push_chat_id, u.pushes_enabled, a.id AS account_id_, a.wallet_balance, "
+        f"a.starting_balance, {STATE_COLUMNS}, p.* FROM users u JOIN accounts a ON a.user_id = u.id "
+        "LEFT JOIN positions p ON p.account_id = a.id "
+        "WHERE u.platform = ? AND u.platform_user_id = ? ORDER BY p.id",
+        (platform, platform_user_id),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    user = UserRow(row["user_id_"], row["platform_"], row["platform_user_id_"], row["display_name"],
+                   row["push_chat_id"], bool(row["pushes_enabled"]))
+    account = AccountRow(row["account_id_"], row["user_id_"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
+    return user, account, state_from(rows)
 
 
 async def find_account(tx: aiosqlite.Connection, user_id: int) -> AccountRow | None:

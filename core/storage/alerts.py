@@ -229,3 +229,18 @@ async def accounts_with_raised_levels(tx: aiosqlite.Connection) -> set[int]:
         "WHERE s.warned = 1 OR s.endangered = 1",
     )
     return {int(row[0]) for row in rows}
+
+
+async def raised_subjects(tx: aiosqlite.Connection, user_ids: Iterable[int]) -> set[tuple[int, str]]:
+    """(user, subject) pairs whose warning or danger level is raised right now."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    rows = await fetch_all(
+        tx,
+        f"SELECT user_id, subject FROM margin_alert_state WHERE user_id IN ({marks}) "
+        "AND (warned = 1 OR endangered = 1)",
+        ids,
+    )
+    return {(int(row[0]), str(row[1])) for row in rows}

@@ -161,6 +161,19 @@ async def cancel_orphaned(tx: aiosqlite.Connection, account_id: int, now: dateti
     return cursor.rowcount or 0
 
 
+async def cancel_open_on(
+    tx: aiosqlite.Connection, account_id: int, symbols: list[str], reason: str, now: datetime
+) -> int:
+    """Cancel an account's open orders on these symbols (a liquidation's first step, for what it closes)."""
+    marks = ",".join("?" * len(symbols))
+    cursor = await tx.execute(
+        f"UPDATE orders SET status = 'cancelled', end_reason = ?, updated_at = ? WHERE account_id = ? "
+        f"AND status = 'open' AND symbol IN ({marks})",
+        (reason, stamp(now), account_id, *symbols),
+    )
+    return cursor.rowcount or 0
+
+
 async def cancel_all_open(tx: aiosqlite.Connection, account_id: int, reason: str, now: datetime) -> int:
     """Cancel every open order of an account (Binance: the first step of a liquidation; also `/reset`)."""
     cursor = await tx.execute(

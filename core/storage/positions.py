@@ -149,15 +149,26 @@ class AccountState:
     settings: dict[str, tuple[Mode, int]]  # symbol → (margin mode, leverage) chosen before
 
 
+# the open orders' reserved margin and the per-symbol settings of account `a.id`, as two columns
+STATE_COLUMNS = (
+    "(SELECT group_concat(reserved_margin, ' ') FROM orders WHERE account_id = a.id AND status = 'open') "
+    "AS reserved_all, (SELECT group_concat(symbol || ' ' || margin_mode || ' ' || leverage, ',') "
+    "FROM symbol_settings WHERE account_id = a.id) AS settings_all"
+)
+
+
 async def account_state(tx: aiosqlite.Connection, account_id: int) -> AccountState:
     rows = await fetch_all(
         tx,
-        "SELECT (SELECT group_concat(reserved_margin, ' ') FROM orders WHERE account_id = :a AND status = 'open') "
-        "AS reserved_all, (SELECT group_concat(symbol || ' ' || margin_mode || ' ' || leverage, ',') "
-        "FROM symbol_settings WHERE account_id = :a) AS settings_all, p.* "
-        "FROM (SELECT 1) AS one LEFT JOIN positions p ON p.account_id = :a ORDER BY p.id",
-        {"a": account_id},
+        f"SELECT {STATE_COLUMNS}, p.* FROM accounts a LEFT JOIN positions p ON p.account_id = a.id "
+        "WHERE a.id = ? ORDER BY p.id",
+        (account_id,),
     )
+    return state_from(rows)
+
+
+def state_from(rows: list[aiosqlite.Row]) -> AccountState:
+    """An AccountState from rows carrying STATE_COLUMNS and (LEFT JOINed) position columns."""
     first = rows[0]
     reserved = sum((dec(v) for v in (first["reserved_all"] or "").split()), Decimal(0))
     settings: dict[str, tuple[Mode, int]] = {}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import cast
+from typing import TypeVar, cast
 
 import aiosqlite
 
 from core.domain.positions import Mode, Position
+
+T = TypeVar("T")
 
 
 def text(value: Decimal) -> str:
@@ -51,3 +54,9 @@ async def fetch_all(tx: aiosqlite.Connection, sql: str, params: Params = ()) -> 
 async def fetch_one(tx: aiosqlite.Connection, sql: str, params: Params = ()) -> aiosqlite.Row | None:
     rows = await tx.execute_fetchall(sql, _bind(params))
     return next(iter(rows), None)
+
+
+async def in_order(writes: Sequence[Awaitable[T]]) -> list[T]:
+    """Run statements that need no answer from each other in one trip: gather starts them in list order, so
+    aiosqlite's queue receives (and its thread runs) them in that order, back to back, while we wait once."""
+    return list(await asyncio.gather(*writes))
