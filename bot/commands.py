@@ -113,13 +113,21 @@ def _option(word: str, args: dict[str, Any], example: str) -> None:
                           example)
         args["leverage"] = lev
     elif lower in MODE_WORDS:
-        args["mode"] = MODE_WORDS[lower]
+        _once(args, "mode", MODE_WORDS[lower], word, example)
     elif lower.startswith("@"):
-        args["limit"] = number(lower[1:], "limit price", example)
+        _once(args, "limit", number(lower[1:], "limit price", example), word, example)
     elif lower.startswith(("sl=", "tp=")):
-        args[lower[:2]] = number(lower[3:], "stop-loss" if lower[:2] == "sl" else "take-profit", example)
+        what = "stop-loss" if lower[:2] == "sl" else "take-profit"
+        _once(args, lower[:2], number(lower[3:], what, example), word, example)
     else:
         raise Refused("unexpected_argument", f"I don't understand '{word[:30]}' here.", example)
+
+
+def _once(args: dict[str, Any], key: str, value: object, word: str, example: str) -> None:
+    """An option given twice (`isolated cross`, two limits) is a contradiction, not a last-one-wins."""
+    if args.get(key) is not None:
+        raise Refused("duplicate_option", f"'{word[:30]}' contradicts an option given earlier; give it once.", example)
+    args[key] = value
 
 
 def _close(words: list[str]) -> dict[str, Any]:

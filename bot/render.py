@@ -24,7 +24,7 @@ from core.results import (
     PricesSet,
     Started,
 )
-from core.text import price, usdt
+from core.text import price, signed, usdt
 
 TABLE_WIDTH = 36  # fits a phone in a monospace block
 
@@ -92,22 +92,36 @@ def portfolio_text(result: Portfolio) -> str:
         p = v.position
         table.append(f"{p.symbol} {p.side_name} {p.leverage}x {p.mode}"[:TABLE_WIDTH])
         table.append(f" qty {p.qty} @ {price(p.entry_price)}"[:TABLE_WIDTH])
-        table.append(f" mark {price(v.mark)} PnL {v.unrealized_pnl:+,.2f}"[:TABLE_WIDTH])
+        table.append(f" mark {price(v.mark)} PnL {signed(v.unrealized_pnl)}"[:TABLE_WIDTH])
         table.append(f" margin {v.margin:,.2f} MM {v.maintenance_margin:,.2f}"[:TABLE_WIDTH])
         table.append(f" liq {price(v.liquidation_price)}"[:TABLE_WIDTH])
+        table.append(f" bankrupt {price(v.bankruptcy_price)}"[:TABLE_WIDTH])
     return "\n".join(lines) + "\n" + "\n".join(table)
 
 
+ACTION_WORDS = {
+    "opened": "Opened a {new}",
+    "increased": "Added to your {new}",
+    "reduced": "Reduced your {new}",
+    "closed": "Closed your {old}",
+    "flipped": "Closed your {old} and opened a {new}",
+}
+
+
 def change_text(c: PositionChanged) -> str:
-    head = f"{c.action.capitalize()}: {c.side} {c.qty} {c.symbol} at {price(c.price)} (fee {usdt(c.fee)})."
+    """Say what happened to the position, then the order that did it (bought/sold), never the other way round."""
+    old = "short" if c.side == "long" else "long"  # a close or flip undoes the opposite side
+    what = ACTION_WORDS[c.action].format(new=c.position_side or c.side, old=old)
+    verb = "bought" if c.side == "long" else "sold"
+    head = f"{what} {c.symbol}: {verb} {c.qty} {c.symbol} at {price(c.price)} (fee {usdt(c.fee)})."
     if c.position_side is None:
-        return f"{head} Realized PnL {c.realized_pnl:+,.2f} USDT. Wallet {usdt(c.wallet_balance)}."
+        return f"{head} Realized PnL {signed(c.realized_pnl)} USDT. Wallet {usdt(c.wallet_balance)}."
     tail = f" Position: {c.position_side} {c.position_qty} {c.symbol}, {c.leverage}x {c.mode}"
     if c.margin is not None:
         tail += f", margin {usdt(c.margin)}"
     tail += f", liquidation price {price(c.liquidation_price)}."
     if c.realized_pnl:
-        tail += f" Realized PnL {c.realized_pnl:+,.2f} USDT."
+        tail += f" Realized PnL {signed(c.realized_pnl)} USDT."
     return head + tail
 
 
@@ -144,7 +158,7 @@ def describe(result: object) -> tuple[str, str, dict[str, Any]]:  # noqa: C901 -
             return "mode", _mode_text(result), to_data(result)
         case Prices():
             text = "\n".join(
-                f"{s} {price(p)}" + (f" ({result.change_24h[s] * 100:+.2f} % 24h)" if s in result.change_24h else "")
+                f"{s} {price(p)}" + (f" ({signed(result.change_24h[s] * 100)} % 24h)" if s in result.change_24h else "")
                 for s, p in result.marks.items()
             ) or "No prices yet."
             return "price", text, to_data(result)
@@ -168,7 +182,7 @@ def _start_text(result: Started) -> str:
 
 def _balance_text(b: Balance) -> str:
     return (f"Wallet {usdt(b.wallet_balance)}\nEquity {usdt(b.margin_balance)}\n"
-            f"Available {usdt(b.available_balance)}\nReturn {b.return_pct:+.2f} % on {usdt(b.starting_balance)}")
+            f"Available {usdt(b.available_balance)}\nReturn {signed(b.return_pct)} % on {usdt(b.starting_balance)}")
 
 
 def _history_text(h: History) -> str:
@@ -176,7 +190,7 @@ def _history_text(h: History) -> str:
         return "No trades yet."
     return "\n".join(
         f"{t.created_at[:16]} {t.kind} {'buy' if t.side > 0 else 'sell'} {t.qty} {t.symbol} @ {price(t.price)}"
-        + (f" PnL {t.realized_pnl:+,.2f}" if t.realized_pnl else "")
+        + (f" PnL {signed(t.realized_pnl)}" if t.realized_pnl else "")
         for t in h.trades
     )
 
@@ -191,4 +205,4 @@ def _mode_text(m: ModeSet) -> str:
 def _board_text(board: Leaderboard) -> str:
     if not board.rows:
         return "Nobody on the board yet."
-    return "\n".join(f"{i}. {r.name} {r.return_pct:+.2f} %" for i, r in enumerate(board.rows, start=1))
+    return "\n".join(f"{i}. {r.name} {signed(r.return_pct)} %" for i, r in enumerate(board.rows, start=1))

@@ -129,7 +129,8 @@ class PricesSet:
 class LeaderboardRow:
     name: str
     wallet_balance: Decimal
-    return_pct: Decimal
+    return_pct: Decimal  # of equity (wallet + open PnL) on the starting balance
+    equity: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,12 @@ def usdt(value: Decimal) -> str:
     return f"{money(value):,.2f} USDT"
 
 
+def signed(value: Decimal) -> str:
+    """+1,234.56 / -0.50; a loss that rounds to nothing shows as +0.00, never -0.00."""
+    cents = money(value).quantize(Decimal("0.01")) + 0  # + 0 turns -0.00 into 0.00
+    return f"{cents:+,.2f}"
+
+
 def price(value: Decimal | None) -> str:
     if value is None:
         return "none"

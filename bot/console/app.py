@@ -33,9 +33,11 @@ class ConsoleNotifier:
         self.session = session
 
     async def send(self, message: Outgoing) -> None:
-        self.session.emit(
-            Reply(message.kind, message.text, dict(message.data)), kind="push", user=message.user_id
-        )
+        kind, data = message.kind, dict(message.data)
+        if kind in ("margin_warning", "margin_danger"):  # DESIGN §5 names one type; the level tells them apart
+            data["level"] = "danger" if kind == "margin_danger" else "warning"
+            kind = "margin_warning"
+        self.session.emit(Reply(kind, message.text, data), kind="push", user=message.user_id)
 
 
 class ConsoleSession:
@@ -113,7 +115,8 @@ class ConsoleSession:
         marks = {symbol_word(args[i], example): number(args[i + 1], "price", example) for i in range(0, len(args), 2)}
         if isinstance(self.core.feed, ManualFeed):
             result = await market.set_prices(self.core, None, marks)
-            self.emit(Reply("setprice", f"Marks set ({result.liquidations} liquidations).", {
+            said = "1 liquidation" if result.liquidations == 1 else f"{result.liquidations} liquidations"
+            self.emit(Reply("setprice", f"Marks set ({said}).", {
                 "marks": {k: format(v, "f") for k, v in result.marks.items()}, "liquidations": result.liquidations}))
             return
         raise Refused("not_manual_feed", "!price needs PRICE_FEED=manual.", "PRICE_FEED=manual margin-dojo console")
@@ -129,6 +132,7 @@ class ConsoleSession:
         from bot.jobs import run_until
 
         await run_until(self.core, self.clock, target)
+        await market.remember_marks(self.core)
         self.emit(Reply("advance", f"Clock moved to {target.isoformat()}.", {"now": target.isoformat()}))
 
     async def replay(self, spec: str) -> None:
@@ -140,6 +144,7 @@ class ConsoleSession:
         except (ReplayFileError, OSError) as exc:
             raise Refused("bad_replay_file", str(exc)[:300], "!replay BTCUSDT_crash.csv") from exc
         count = await play(self.core, self.clock, feed.ticks())
+        await market.remember_marks(self.core)
         self.emit(Reply("replay", f"Replayed {count} ticks.", {"ticks": count}))
 
 
@@ -152,7 +157,8 @@ async def run_json(core: Core, clock: VirtualClock, stdin: TextIO, out: TextIO) 
 
 async def run_interactive(core: Core, clock: VirtualClock | None, background: list[asyncio.Task[None]]) -> int:
     session = ConsoleSession(core, clock, sys.stdout, json_mode=False, user="you")
-    session.emit(Reply("start", "Margin Dojo console — paper money, simulated market. /help for commands, "
+    market_name = "simulated market" if core.feed.name == "sim" else f"{core.feed.name} market"
+    session.emit(Reply("start", f"Margin Dojo console — paper money, {market_name}. /help for commands, "
                        "Ctrl-D to leave.", {}))
     loop = asyncio.get_running_loop()
     pushes = asyncio.create_task(_push_loop(session))

@@ -23,7 +23,7 @@ from core.errors import Refused
 from core.results import Actor
 from core.services import charts, quizzes, teaching
 from core.services.core import Core
-from core.text import price, usdt
+from core.text import price, signed, usdt
 
 __all__ = ["COMMANDS", "HANDLERS", "RENDERERS"]
 
@@ -296,7 +296,7 @@ def _lp(value: Decimal | None, mark: Decimal) -> str:
 def _pair_lines(p: PositionPair) -> list[str]:
     side = "long" if p.side > 0 else "short"
     return [f"{p.symbol} {side} {plain(p.qty)} @ {price(p.entry_price)}, {p.leverage}x (now {p.actual_mode})",
-            f" mark {price(p.mark)}, PnL {p.unrealized_pnl + 0:+,.2f}",
+            f" mark {price(p.mark)}, PnL {signed(p.unrealized_pnl)}",
             f" liq isolated {_lp(p.isolated_liquidation_price, p.mark)}",
             f" liq cross {_lp(p.cross_liquidation_price, p.mark)}"]
 
@@ -437,7 +437,7 @@ def _liq_at(value: Decimal | None) -> str:
 
 
 def _account_chart(r: charts.AccountChart, png: bytes | None = None) -> Reply:
-    text = (f"📈 Equity {usdt(r.equity)} (wallet {usdt(r.wallet)}, open PnL {r.unrealized_pnl:+,.2f}); "
+    text = (f"📈 Equity {usdt(r.equity)} (wallet {usdt(r.wallet)}, open PnL {signed(r.unrealized_pnl)}); "
             f"started with {usdt(r.starting_balance)}. {len(r.points) - 1} ledger entries.")
     return Reply("chart", text, to_data(r), photo=png or _render_account(r))
 

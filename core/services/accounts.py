@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.domain.margin import unrealized_pnl
 from core.domain.money import ZERO, money, plain
 from core.errors import Refused
 from core.results import (
@@ -23,6 +24,8 @@ from core.storage import chats
 from core.storage import orders as orders_store
 from core.storage import positions as pos
 
+MIN_STARTING_BALANCE = Decimal(10)  # below this nothing can be opened (lot sizes and fees)
+
 
 async def start(core: Core, actor: Actor) -> Started:
     async with core.db.transaction() as tx:
@@ -32,10 +35,10 @@ async def start(core: Core, actor: Actor) -> Started:
 
 async def reset(core: Core, actor: Actor, balance: Decimal | None, confirmed: bool) -> AccountReset | NeedsConfirmation:
     target = core.settings.starting_balance if balance is None else balance
-    if not ZERO < target <= MAX_STARTING_BALANCE:
+    if not MIN_STARTING_BALANCE <= target <= MAX_STARTING_BALANCE:
         raise Refused(
             "bad_balance",
-            f"A paper balance must be above 0 and at most {MAX_STARTING_BALANCE:,} USDT.",
+            f"A paper balance must be from {MIN_STARTING_BALANCE} to {MAX_STARTING_BALANCE:,} USDT.",
             "/reset 10000",
         )
     target = money(target)
@@ -83,17 +86,23 @@ async def history(core: Core, actor: Actor, limit: int = 10) -> History:
 
 
 async def leaderboard(core: Core, actor: Actor, limit: int = 10) -> Leaderboard:
-    """In a group: its members; elsewhere: everyone on the platform; ranked by return on the starting balance."""
+    """In a group: its members; elsewhere: everyone on the platform; ranked by the return of their equity
+    (wallet + open PnL at the current marks) on the starting balance."""
     async with core.db.transaction() as tx:
         await ensure_user(core, tx, actor)
         if actor.chat_kind == "group":
             rows = await chats.member_balances(tx, actor.platform, actor.chat_id)
         else:
-            rows = await acc.leaderboard(tx, actor.platform, limit=0)
-    ranked = sorted(
-        (LeaderboardRow(name, wallet, (wallet - start) / start * 100) for name, wallet, start in rows if start > 0),
-        key=lambda row: row.return_pct,
-        reverse=True,
-    )
+            rows = await acc.leaderboard(tx, actor.platform)
+        held = await pos.positions_of_accounts(tx, [row[0] for row in rows])
+    board = []
+    for account_id, name, wallet, start in rows:
+        if start <= 0:
+            continue
+        positions = held[account_id]
+        marks = core.marks_for(positions)
+        equity = wallet + sum((unrealized_pnl(p.side, p.qty, p.entry_price, marks[p.symbol]) for p in positions), ZERO)
+        board.append(LeaderboardRow(name, wallet, (equity - start) / start * 100, equity))
+    ranked = sorted(board, key=lambda row: row.return_pct, reverse=True)
     scope = f"group {actor.chat_id}" if actor.chat_kind == "group" else actor.platform
     return Leaderboard(scope, tuple(ranked[:limit]))

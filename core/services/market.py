@@ -55,3 +55,11 @@ async def on_tick(core: Core, tick: Tick) -> int:
     liquidations = len(await sweep(core, tick))
     await alerts.on_tick(core, tick)
     return liquidations
+
+
+async def remember_marks(core: Core) -> None:
+    """Save the feed's current marks (after a replay or an advance) so a restart starts from them."""
+    marks = core.feed.marks()
+    if marks:
+        async with core.db.transaction() as tx:
+            await marks_store.save_marks(tx, marks, core.clock.now())

@@ -112,6 +112,9 @@ async def close_position(
 
 async def close_all(core: Core, actor: Actor, confirmed: bool) -> ClosedAll | NeedsConfirmation:
     if not confirmed:
+        async with core.db.transaction() as tx:
+            if not (await load(core, tx, actor)).positions:
+                raise Refused("no_position", "You have no open positions.", "/long BTC 100 10x")
         return NeedsConfirmation("/close all confirm", "Close every open position at the current marks?")
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)

@@ -223,15 +223,15 @@ async def clear_symbol_settings(tx: aiosqlite.Connection, account_id: int) -> No
     await tx.execute("DELETE FROM symbol_settings WHERE account_id = ?", (account_id,))
 
 
-async def leaderboard(tx: aiosqlite.Connection, platform: str, limit: int = 10) -> list[tuple[str, Decimal, Decimal]]:
-    """(name, wallet, starting balance) of a platform's accounts."""
+async def leaderboard(tx: aiosqlite.Connection, platform: str) -> list[tuple[int, str, Decimal, Decimal]]:
+    """(account id, name, wallet, starting balance) of a platform's accounts."""
     rows = await fetch_all(
         tx,
-        "SELECT u.display_name, a.wallet_balance, a.starting_balance FROM accounts a "
+        "SELECT a.id, u.display_name, a.wallet_balance, a.starting_balance FROM accounts a "
         "JOIN users u ON u.id = a.user_id WHERE u.platform = ?",
         (platform,),
     )
-    return [(row[0], dec(row[1]), dec(row[2])) for row in rows][: max(limit, 0) or None]
+    return [(int(row[0]), row[1], dec(row[2]), dec(row[3])) for row in rows]
 
 
 async def ledger_history(

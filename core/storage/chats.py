@@ -17,16 +17,18 @@ async def remember_member(tx: aiosqlite.Connection, platform: str, chat_id: str,
     )
 
 
-async def member_balances(tx: aiosqlite.Connection, platform: str, chat_id: str) -> list[tuple[str, Decimal, Decimal]]:
-    """(name, wallet, starting balance) of a chat's members."""
+async def member_balances(
+    tx: aiosqlite.Connection, platform: str, chat_id: str
+) -> list[tuple[int, str, Decimal, Decimal]]:
+    """(account id, name, wallet, starting balance) of a chat's members."""
     rows = await fetch_all(
         tx,
-        "SELECT u.display_name, a.wallet_balance, a.starting_balance FROM chat_members m "
+        "SELECT a.id, u.display_name, a.wallet_balance, a.starting_balance FROM chat_members m "
         "JOIN users u ON u.id = m.user_id JOIN accounts a ON a.user_id = u.id "
         "WHERE m.platform = ? AND m.chat_id = ?",
         (platform, chat_id),
     )
-    return [(row[0], dec(row[1]), dec(row[2])) for row in rows]
+    return [(int(row[0]), row[1], dec(row[2]), dec(row[3])) for row in rows]
 
 
 async def get_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key: str) -> str | None:

@@ -235,9 +235,9 @@ async def test_every_command_answers_exactly_once(h: DiscordHarness, in_guild: b
 
 async def test_options_become_the_chat_line(h: DiscordHarness, core: Core) -> None:
     reply = reply_of(await slash(h, "long", {"symbol": "btc", "amount": "0.01btc", "leverage": 10, "mode": "cross"}))
-    assert "Opened: long 0.01 BTC" in reply.text and "10x cross" in reply.text
+    assert "Opened a long BTC: bought 0.01 BTC" in reply.text and "10x cross" in reply.text
     reply = reply_of(await slash(h, "close", {"symbol": "BTC", "percent": 50}))
-    assert "Reduced: short 0.005 BTC" in reply.text
+    assert "Reduced your long BTC: sold 0.005 BTC" in reply.text
     reply = reply_of(await slash(h, "close", {"symbol": "all"}))
     assert "confirm" in reply.text and len(reply.custom_ids) == 2
     assert await positions_of(core, ALICE) == ["BTC"]
@@ -378,7 +378,7 @@ async def test_a_stranger_cannot_press_someone_elses_button(h: DiscordHarness, c
     (edited,) = await h.press(h.button(close_id, user_id=ALICE, guild_id=DEFAULT_GUILD_ID,
                                        message_id=shown.message_id))
     assert edited.type == 7 and edited.message_id == shown.message_id
-    assert "Closed: short" in edited.text and edited.embeds == []
+    assert "Closed your long BTC: sold" in edited.text and edited.embeds == []
     assert await positions_of(core, ALICE) == []
 
 
@@ -419,7 +419,7 @@ async def test_buttons_still_work_after_a_restart(tmp_path: Path) -> None:
     client, h = await attached(core)
     try:
         (edited,) = await h.press(h.button(half_id, user_id=ALICE, message=message))
-        assert edited.type == 7 and "Reduced: short 0.083 BTC" in edited.text
+        assert edited.type == 7 and "Reduced your long BTC: sold 0.083 BTC" in edited.text
         assert await positions_of(core, ALICE) == ["BTC"]
     finally:
         await h.close()
