@@ -297,8 +297,8 @@ def _pair_lines(p: PositionPair) -> list[str]:
     side = "long" if p.side > 0 else "short"
     return [f"{p.symbol} {side} {plain(p.qty)} @ {price(p.entry_price)}, {p.leverage}x (now {p.actual_mode})",
             f" mark {price(p.mark)}, PnL {signed(p.unrealized_pnl)}",
-            f" liq isolated {_lp(p.isolated_liquidation_price, p.mark)}",
-            f" liq cross {_lp(p.cross_liquidation_price, p.mark)}"]
+            f" liq if all isolated {_lp(p.isolated_liquidation_price, p.mark)}",
+            f" liq if all cross {_lp(p.cross_liquidation_price, p.mark)}"]
 
 
 def _outcome_cell(o: ModeOutcome) -> str:
@@ -328,7 +328,7 @@ def _pair_data(p: PositionPair) -> dict[str, Any]:
 def _whatif(r: teaching.WhatIf) -> Reply:
     c = r.comparison
     whose = "your open positions" if r.source == "account" else "these positions"
-    lines = [f"🔍 {whose.capitalize()} in isolated and in cross (wallet {usdt(c.wallet)}):"]
+    lines = [f"🔍 {whose.capitalize()} all in isolated, then all in cross (wallet {usdt(c.wallet)}):"]
     for p in c.positions:
         lines.extend(_pair_lines(p))
     lines.append(f"Cross margin ratio {pct(c.cross.margin_ratio)} (liquidated at 100 %)")
