@@ -70,3 +70,24 @@ async def test_a_danger_alert_appears_in_the_transcript_as_a_margin_warning_of_l
     pushes = [json.loads(line) for line in out.getvalue().splitlines() if '"push"' in line]
     assert pushes and all(p["type"] in {"margin_warning", "liquidation"} for p in pushes)
     assert any(p["data"].get("level") == "danger" for p in pushes if p["type"] == "margin_warning")
+
+
+async def test_a_cross_liquidation_notice_lists_every_closed_position(core, actor) -> None:
+    out = io.StringIO()
+    lines = ("!as carol\n/reset 1000 confirm\n/mode cross\n/long BTC 400 20x\n/long ETH 400 20x\n"
+             "/long SOL 100 5x isolated\n!price BTC 55000 ETH 2750\n")
+    await run_json(core, core.clock, io.StringIO(lines), out)
+    [notice] = [json.loads(line) for line in out.getvalue().splitlines() if '"liquidation"' in line]
+    assert notice["data"]["mode"] == "cross"
+    assert [p["symbol"] for p in notice["data"]["positions"]] == ["BTC", "ETH"]  # SOL is isolated: untouched
+    assert "BTC" in notice["text"] and "ETH" in notice["text"] and "In isolated:" in notice["text"]
+
+
+async def test_an_isolated_liquidation_notice_names_only_its_position_and_what_cross_would_have_done(core) -> None:
+    out = io.StringIO()
+    lines = "!as dan\n/long BTC 1000 10x\n/long ETH 500 5x\n!price BTC 54000\n"
+    await run_json(core, core.clock, io.StringIO(lines), out)
+    [notice] = [json.loads(line) for line in out.getvalue().splitlines() if '"liquidation"' in line]
+    assert [p["symbol"] for p in notice["data"]["positions"]] == ["BTC"]
+    assert "ETH" not in notice["text"].split("In cross:")[0]
+    assert notice["data"]["other_mode"]["mode"] == "cross" and "In cross:" in notice["text"]
