@@ -44,6 +44,7 @@ async def run_until(core: Core, clock: VirtualClock, target: datetime) -> None:
             await settle_scheduled_funding(core, at)
         else:
             await alerts.send_digests(core, at)
+            await alerts.send_quiz_reminders(core, at)
     clock.set(target)
 
 

@@ -51,6 +51,13 @@ async def digest_job(core: Core) -> None:
         log.exception("digest job failed")
 
 
+async def quiz_reminder_job(core: Core) -> None:
+    try:
+        await alerts.send_quiz_reminders(core, core.clock.now())
+    except Exception:
+        log.exception("quiz reminders failed")
+
+
 async def housekeeping_job(core: Core) -> None:
     try:
         gone = await buttons.prune(core)
@@ -85,6 +92,10 @@ def install_jobs(scheduler: AsyncIOScheduler, core: Core, extra: dict[str, tuple
     scheduler.add_job(
         digest_job, CronTrigger(hour=0, minute=5, timezone=UTC), args=[core], id="digest", replace_existing=True,
         misfire_grace_time=3600, coalesce=True, max_instances=1,
+    )
+    scheduler.add_job(
+        quiz_reminder_job, CronTrigger(hour=18, minute=0, timezone=UTC), args=[core], id="quiz_reminders",
+        replace_existing=True, misfire_grace_time=3600, coalesce=True, max_instances=1,
     )
     scheduler.add_job(
         housekeeping_job, CronTrigger(hour=3, minute=30, timezone=UTC), args=[core], id="housekeeping",

@@ -354,3 +354,14 @@ async def test_funding_notices_and_digests_only_for_users_who_switched_them_on(c
         rows = [tuple(r) for r in await cursor.fetchall()]
     assert [(r[0], r[1]) for r in rows] == [(1, "funding"), (2, "digest")]
     assert "BTC: paid 0.60 USDT (rate 0.0100 %)" in rows[0][2]
+
+
+async def test_quiz_reminders_go_once_a_day_only_to_users_who_asked(core: Core) -> None:
+    await alerts.show_settings(core, alice)  # alice exists, reminders off by default
+    assert await alerts.send_quiz_reminders(core, core.clock.now()) == 0
+    await alerts.set_kind(core, alice, "quiz_reminder", True)
+    assert await alerts.send_quiz_reminders(core, core.clock.now()) == 1
+    assert await alerts.send_quiz_reminders(core, core.clock.now()) == 1  # counted, but the same day's key
+    async with core.db.transaction() as tx:
+        rows = await tx.execute_fetchall("SELECT kind FROM outbox WHERE kind = 'quiz_reminder'")
+    assert len(list(rows)) == 1  # one reminder a day, however often the job runs

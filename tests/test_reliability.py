@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.dispatch import handle
-from bot.logs import RedactSecrets
+from bot.logs import protect
 from core.clock import VirtualClock
 from core.domain.instruments import load_catalog
 from core.market.feed import ManualFeed
@@ -145,7 +145,7 @@ async def test_an_online_backup_while_commands_run_is_consistent(core: Core, tmp
 def test_secrets_never_reach_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
     token = "123456:AAFakeTelegramTokenForTheTest"
     logger = logging.getLogger("dojo.test.secrets")
-    logger.addFilter(RedactSecrets([token, "discord-secret-token"]))
+    protect([token, "discord-secret-token"])
     with caplog.at_level(logging.INFO, logger="dojo.test.secrets"):
         logger.info("POST https://api.telegram.org/bot%s/getUpdates", token)
         try:

@@ -25,6 +25,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.config import Config
+from bot.logs import protect, redact
 from bot.registry import COMMANDS
 from bot.telegram import buttons, commands, quizzes
 from bot.telegram.notifier import TelegramNotifier
@@ -39,36 +40,6 @@ POLL_TIMEOUT = timedelta(seconds=30)
 KEPT_ERRORS = 100
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
-
-
-class TokenRedactor(logging.Filter):
-    """Replaces the bot token in log records (httpx logs every request URL, which contains it)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def redact(self, text: str) -> str:
-        return text.replace(self.token, "<token>") if self.token else text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.token:
-            return True
-        message = record.getMessage()
-        trace = "".join(traceback.format_exception(*record.exc_info)).rstrip() if record.exc_info else ""
-        if self.token in message or self.token in trace or self.token in (record.exc_text or ""):
-            full = "\n".join(part for part in (message, trace or record.exc_text or "") if part)
-            record.msg, record.args, record.exc_info, record.exc_text = self.redact(full), (), None, None
-        return True
-
-
-def _install_redactor(token: str) -> TokenRedactor:
-    redactor = TokenRedactor(token)
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, TokenRedactor) and f.token == token for f in handler.filters):
-            handler.addFilter(redactor)
-    return redactor
 
 
 def api_urls(base: str) -> tuple[str, str]:
@@ -99,8 +70,10 @@ class TelegramAdapter:
             if config.telegram_api_base_url:
                 base_url, file_url = api_urls(config.telegram_api_base_url)
                 builder = builder.base_url(base_url).base_file_url(file_url)
+        protect([config.telegram_token, config.webhook_secret])  # before PTB logs its URLs at build
         self.app: TelegramApp = builder.rate_limiter(AIORateLimiter()).build()
-        self.redactor = _install_redactor(self.app.bot.token)
+        protect([self.app.bot.token])
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         self.notifier = TelegramNotifier(self.app.bot)
         for handler in (*quizzes.handlers(core), *commands.handlers(core), *buttons.handlers(core)):
             self.app.add_handler(handler)
@@ -166,7 +139,7 @@ class TelegramAdapter:
             try:
                 await self.app.bot.set_my_commands(listed, scope=scope)
             except TelegramError as exc:  # a menu is a convenience: never a reason not to start
-                log.warning("telegram: %s command menu not set: %s", scope.type, self.redactor.redact(str(exc)))
+                log.warning("telegram: %s command menu not set: %s", scope.type, redact(str(exc)))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every exception a handler (or polling) raised: logged without the token, kept for tests."""
@@ -177,7 +150,7 @@ class TelegramAdapter:
         del self.errors[:-KEPT_ERRORS]
         kind = type(update).__name__ if update is not None else "polling"
         details = "".join(traceback.format_exception(error)).rstrip()
-        log.error("telegram: %s failed: %s", kind, self.redactor.redact(details))
+        log.error("telegram: %s failed: %s", kind, redact(details))
 
     def _polling_error(self, error: TelegramError) -> None:
         self.app.create_task(self.app.process_error(update=None, error=error))

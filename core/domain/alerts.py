@@ -29,6 +29,7 @@ KIND_DEFAULTS: Mapping[str, bool] = {
     "order_filled": True,
     "funding": False,
     "digest": False,
+    "quiz_reminder": False,
 }
 KIND_WORDS = {
     "warning": "margin_warning", "warnings": "margin_warning", "margin_warning": "margin_warning",
@@ -36,6 +37,7 @@ KIND_WORDS = {
     "price": "price_alert", "price_alert": "price_alert", "price_alerts": "price_alert", "alerts": "price_alert",
     "fills": "order_filled", "fill": "order_filled", "order_filled": "order_filled", "orders": "order_filled",
     "funding": "funding", "digest": "digest",
+    "quiz": "quiz_reminder", "quiz_reminder": "quiz_reminder", "reminders": "quiz_reminder",
 }
 ALWAYS_DELIVERED = "liquidation"
 

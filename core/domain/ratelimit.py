@@ -216,6 +216,7 @@ KIND_PRIORITY: Final[Mapping[str, Priority]] = MappingProxyType(
         "price_alert": Priority.PRICE_ALERT,
         "funding": Priority.FUNDING,
         "digest": Priority.DIGEST,
+        "quiz_reminder": Priority.DIGEST,
     }
 )
 

@@ -359,6 +359,18 @@ async def send_digests(core: Core, at: datetime) -> int:
     return pushed
 
 
+async def send_quiz_reminders(core: Core, at: datetime) -> int:
+    """Once a day, for users who asked (`/settings quiz on`): a nudge to keep the quiz streak going."""
+    pushed = 0
+    async with core.db.transaction() as tx:
+        for user_id in await store.users_with_kind(tx, "quiz_reminder"):
+            text = "🧠 Your daily question is waiting: /quiz (topics you missed come back first)."
+            await push(core, tx, user_id, "quiz_reminder", text, {"command": "/quiz"},
+                       f"quiz_reminder:{at.date().isoformat()}")
+            pushed += 1
+    return pushed
+
+
 def describe_digest(view: AccountView, starting: Decimal, change: Decimal) -> tuple[str, dict[str, object]]:
     since_start = (view.wallet_balance - starting) / starting * 100 if starting > 0 else Decimal(0)
     text = (f"📊 Daily digest: wallet {usdt(view.wallet_balance)} ({since_start:+.2f} % since the start; "

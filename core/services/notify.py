@@ -23,6 +23,7 @@ PRIORITIES = {
     "price_alert": 4,
     "funding": 5,
     "digest": 6,
+    "quiz_reminder": 6,
 }
 
 

@@ -448,3 +448,25 @@ async def test_errors_are_logged_without_the_token(
         await adapter.app.shutdown()
     finally:
         await core.db.close()
+
+
+async def test_the_logs_of_a_whole_run_never_contain_the_token(
+    caplog: pytest.LogCaptureFixture, api: BotApiStandIn, tmp_path: Path
+) -> None:
+    """Everything a run logs at DEBUG (PTB, httpx, our code, errors) is scanned for the bot token."""
+    caplog.set_level(logging.DEBUG)
+    core = await open_core(tmp_path / "scan.sqlite3", {"BTC": Decimal("60000")})
+    adapter = await start_adapter(api, core)
+    world = World(api, tmp_path / "scan.sqlite3", core, adapter, [adapter])
+    try:
+        await world.say(ALICE, "/start")
+        await world.say(ALICE, "/long BTC 100 10x")
+        await world.say(ALICE, "/setprice BTC 1")  # refused: not an admin
+        api.fail_next("sendMessage", chat_id=ALICE, error_code=403)
+        await world.say(ALICE, "/positions")
+    finally:
+        await world.adapter.stop()
+        await world.core.db.close()
+    assert "getUpdates" in caplog.text or "sendMessage" in caplog.text  # the run did log its calls
+    assert api.default_token not in caplog.text
+    assert api.default_token.split(":")[1] not in caplog.text
