@@ -189,11 +189,7 @@ async def test_bad_input_gets_one_clear_refusal_with_an_example(core: Core, text
     assert reply.data["code"] and reply.data["example"].startswith("/")
 
 
-async def test_console_transcript_carries_whatif_numbers_once_registered(core: Core) -> None:
-    from bot import registry
-
-    if feature not in registry.FEATURES:
-        pytest.skip("bot.features.teaching is not in bot.registry.FEATURES yet (the lead registers it)")
+async def test_console_transcript_carries_whatif_numbers(core: Core) -> None:
     from bot.console.app import run_json
 
     await _book(core)

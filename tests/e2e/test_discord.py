@@ -22,7 +22,6 @@ from typing import Any
 import discord
 import pytest
 
-from bot import registry
 from bot.config import Config
 from bot.discord import commands, render
 from bot.discord.app import DiscordAdapter, DojoClient, build_client, sync_commands, sync_global
@@ -79,23 +78,6 @@ def no_logged_errors(caplog: pytest.LogCaptureFixture) -> Any:
     yield
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
-
-
-FEATURE_MODULES = ("bot.features.orders", "bot.features.alerts", "bot.features.teaching")
-
-
-@pytest.fixture
-def all_features(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every feature module registered, as bot/registry.py will list them: the composed lines meet the real
-    grammars. (Until the lead wires them, the registry may hold only trading.)"""
-    import importlib
-
-    for name in FEATURE_MODULES:
-        module = importlib.import_module(name)
-        for table, entries in (("COMMANDS", module.COMMANDS), ("HANDLERS", module.HANDLERS),
-                               ("RENDERERS", getattr(module, "RENDERERS", {}))):
-            for key, value in entries.items():
-                monkeypatch.setitem(getattr(registry, table), key, value)
 
 
 async def open_core(path: Path, throttle: int = 1000) -> Core:
@@ -215,21 +197,16 @@ def test_the_smoke_list_covers_every_command(core: Core) -> None:
     assert every_command_path(client) == {name for name, _ in SMOKE}
 
 
-@pytest.mark.parametrize("features", ["registered", "all"])
 @pytest.mark.parametrize("in_guild", [True, False], ids=["guild", "dm"])
-async def test_every_command_answers_exactly_once(h: DiscordHarness, in_guild: bool, features: str,
-                                                  request: pytest.FixtureRequest) -> None:
-    if features == "all":
-        request.getfixturevalue("all_features")
+async def test_every_command_answers_exactly_once(h: DiscordHarness, in_guild: bool) -> None:
     guild = DEFAULT_GUILD_ID if in_guild else None
     await slash(h, "long", {"symbol": "ETH", "amount": "100", "leverage": 5}, guild=guild)
     for name, options in SMOKE:
         responses = await slash(h, name, options, guild=guild)  # strict harness: any swallowed error raises
         reply = reply_of(responses)
         assert reply.text, name
-        if features == "all":
-            assert not reply.text.startswith("Unknown command"), (name, reply.text)
-            assert "I don't understand" not in reply.text and "needs" not in reply.text, (name, reply.text)
+        assert not reply.text.startswith("Unknown command"), (name, reply.text)
+        assert "I don't understand" not in reply.text and "needs" not in reply.text, (name, reply.text)
     assert h.errors == [] and h.unmocked_routes == []
 
 
@@ -319,7 +296,6 @@ async def test_personal_data_is_ephemeral_in_a_server_unless_shared(h: DiscordHa
     assert not reply_of(await slash(h, "balance", guild=None)).ephemeral  # a DM is private already
 
 
-@pytest.mark.usefixtures("all_features")
 async def test_a_chart_is_an_attachment_after_a_deferral(h: DiscordHarness) -> None:
     await slash(h, "long", {"symbol": "BTC", "amount": "1000", "leverage": 10})
     deferred, followup = await slash(h, "chart", {"symbol": "BTC"})
@@ -329,7 +305,6 @@ async def test_a_chart_is_an_attachment_after_a_deferral(h: DiscordHarness) -> N
     assert name == "chart.png" and png.startswith(b"\x89PNG")
 
 
-@pytest.mark.usefixtures("all_features")
 async def test_a_chart_button_defers_then_edits_in_the_picture(h: DiscordHarness) -> None:
     @h.tree.command(name="testmenu", description="A reply with a chart button, through the adapter's render path")
     async def testmenu(interaction: discord.Interaction) -> None:
@@ -430,7 +405,6 @@ async def test_buttons_still_work_after_a_restart(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- quizzes
 
 
-@pytest.mark.usefixtures("all_features")
 async def test_a_quiz_answer_by_button_gets_private_feedback(h: DiscordHarness) -> None:
     asked = reply_of(await slash(h, "quiz", {"topic": "isolated"}))
     assert asked.ephemeral and "❓ Quiz [isolated]" in asked.text
@@ -458,7 +432,6 @@ async def test_a_quiz_answer_by_button_gets_private_feedback(h: DiscordHarness) 
     assert next_question.custom_ids[0].startswith("dojo:q:")
 
 
-@pytest.mark.usefixtures("all_features")
 async def test_a_group_round_is_public_and_stays_open(h: DiscordHarness) -> None:
     asked = reply_of(await slash(h, "quiz", {"topic": "round"}, user=ADMIN, permissions=ADMIN_PERMISSIONS))
     assert not asked.ephemeral and "Group round" in asked.text

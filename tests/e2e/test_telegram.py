@@ -21,7 +21,6 @@ import pytest
 from telegram import Update
 from telegram.error import InvalidToken
 
-from bot import registry
 from bot.config import Config
 from bot.registry import COMMANDS
 from bot.replies import Reply
@@ -89,20 +88,6 @@ async def start_adapter(api: BotApiStandIn, core: Core, config: Config | None = 
     adapter = TelegramAdapter(core, config, api.application_builder(), poll_timeout=timedelta(seconds=1))
     await adapter.start()
     return adapter
-
-
-@pytest.fixture(autouse=True)
-def teaching_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """/quiz and /chart come from bot.features.teaching; until bot.registry lists it, the tests add it."""
-    try:
-        from bot.features import teaching
-    except ImportError:
-        return
-    for table, extra in ((registry.COMMANDS, teaching.COMMANDS), (registry.HANDLERS, teaching.HANDLERS),
-                         (registry.RENDERERS, teaching.RENDERERS)):
-        for key, value in extra.items():
-            if key not in table:
-                monkeypatch.setitem(table, key, value)
 
 
 @pytest.fixture
@@ -286,8 +271,6 @@ async def test_long_replies_are_split_and_escaped() -> None:
 
 
 async def test_quiz_stays_private_in_groups(world: World) -> None:
-    if "quiz" not in COMMANDS:
-        pytest.skip("the quiz feature (bot.features.teaching) is not there")
     reply = await world.say(ALICE, "/quiz@DojoTestBot", chat_id=GROUP, chat_type="supergroup")
     assert "private" in reply["text"]
     link = reply["reply_markup"]["inline_keyboard"][0][0]["url"]
@@ -303,8 +286,6 @@ async def test_quiz_stays_private_in_groups(world: World) -> None:
 
 
 async def test_quiz_poll_answered_and_next_question(world: World) -> None:
-    if "quiz" not in COMMANDS:
-        pytest.skip("the quiz feature (bot.features.teaching) is not there")
     since = world.api.mark()
     world.api.push_message(ALICE, "/quiz", first_name="Alice")
     poll = await world.api.wait_for("sendPoll", since=since)
@@ -330,8 +311,6 @@ async def test_quiz_poll_answered_and_next_question(world: World) -> None:
 
 
 async def test_quiz_me_button_asks_a_quiz_poll(world: World) -> None:
-    if "learn" not in COMMANDS or "quiz" not in COMMANDS:
-        pytest.skip("the teaching feature is not there")
     first = await world.say(ALICE, "/learn isolated")
     pages = int(re.search(r"\(1/(\d+)\)", first["text"]).group(1))  # type: ignore[union-attr]
     last = await world.say(ALICE, f"/learn isolated {pages}")
