@@ -12,22 +12,6 @@ from core.storage.rows import fetch_all, fetch_one, stamp
 
 
 @dataclass(frozen=True)
-class AskRow:
-    id: int
-    user_id: int | None  # None: a group round question
-    platform: str
-    chat_id: str
-    is_round: bool
-    question_id: str
-    topic: str
-    difficulty: int
-    text: str
-    options: tuple[str, ...]
-    correct: int
-    explanation: str
-
-
-@dataclass(frozen=True)
 class ScoreRow:
     score: int = 0
     streak: int = 0
@@ -61,6 +45,13 @@ class NewAsk:
     options: tuple[str, ...]
     correct: int
     explanation: str
+
+
+@dataclass(frozen=True)
+class AskRow(NewAsk):
+    """A stored question (what was asked, with its row id)."""
+
+    id: int
 
 
 def _ask(row: aiosqlite.Row) -> AskRow:
