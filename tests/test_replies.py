@@ -91,3 +91,11 @@ async def test_an_isolated_liquidation_notice_names_only_its_position_and_what_c
     assert [p["symbol"] for p in notice["data"]["positions"]] == ["BTC"]
     assert "ETH" not in notice["text"].split("In cross:")[0]
     assert notice["data"]["other_mode"]["mode"] == "cross" and "In cross:" in notice["text"]
+
+
+async def test_the_console_takes_a_quiz_answer_as_a_bare_number(core) -> None:
+    out = io.StringIO()
+    await run_json(core, core.clock, io.StringIO("!as quinn\n/quiz\n2\n"), out)
+    replies = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["type"] for r in replies] == ["quiz", "quiz_answer"]
+    assert replies[1]["data"]["ask_id"] == replies[0]["data"]["ask_id"]
