@@ -99,3 +99,11 @@ async def test_the_console_takes_a_quiz_answer_as_a_bare_number(core) -> None:
     replies = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["type"] for r in replies] == ["quiz", "quiz_answer"]
     assert replies[1]["data"]["ask_id"] == replies[0]["data"]["ask_id"]
+
+
+def test_the_interactive_console_keeps_a_chart_as_a_png_file(tmp_path) -> None:
+    from bot.console.app import save_picture
+
+    path = save_picture(b"\x89PNG\r\n\x1a\nfake", tmp_path / "charts")
+    assert path.parent == tmp_path / "charts" and path.suffix == ".png"
+    assert path.read_bytes().startswith(b"\x89PNG")

@@ -6,7 +6,8 @@ import asyncio
 import json
 import re
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from bot.commands import symbol_word
@@ -68,6 +69,8 @@ class ConsoleSession:
         else:
             prefix = f"🔔 [{recipient}] " if kind == "push" else ""
             self.out.write(prefix + reply.text + "\n")
+            if reply.photo is not None:  # a terminal shows no pictures: keep the chart as a file
+                self.out.write(f"(picture saved to {save_picture(reply.photo)})\n")
         self.out.flush()
 
     async def line(self, text: str) -> None:
@@ -187,3 +190,10 @@ async def _push_loop(session: ConsoleSession) -> None:
         event.clear()
         await session.flush_pushes()
 
+
+def save_picture(png: bytes, folder: Path = Path("data/charts")) -> Path:
+    """Write a chart under ./data/charts (where `make run` keeps its database), named by time; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"chart-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}.png"
+    path.write_bytes(png)
+    return path
