@@ -59,4 +59,8 @@ async def fetch_one(tx: aiosqlite.Connection, sql: str, params: Params = ()) -> 
 async def in_order(writes: Sequence[Awaitable[T]]) -> list[T]:
     """Run statements that need no answer from each other in one trip: gather starts them in list order, so
     aiosqlite's queue receives (and its thread runs) them in that order, back to back, while we wait once."""
-    return list(await asyncio.gather(*writes))
+    results = await asyncio.gather(*writes, return_exceptions=True)  # every one finishes; none left unread
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [cast(T, result) for result in results]
