@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import closing
 from datetime import timedelta
@@ -208,3 +209,26 @@ async def test_housekeeping_forgets_old_buttons_and_update_ids_but_keeps_recent_
     with pytest.raises(Refused):
         await buttons.press(core, alice, old)
     assert not await buttons.first_time(core, "telegram", "2")  # still remembered
+
+
+async def test_a_use_case_cancelled_mid_transaction_leaves_nothing_behind(core: Core) -> None:
+    """Shutdown can cancel a use case between its writes: they roll back and the connection stays usable."""
+    started = asyncio.Event()
+
+    async def half_done() -> None:
+        async with core.db.transaction() as tx:
+            await tx.execute("INSERT INTO marks (symbol, price, updated_at) VALUES ('ZZZ', '1', 'now')")
+            started.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(half_done())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not core.db.conn.in_transaction
+    async with core.db.transaction() as tx:
+        assert "ZZZ" not in await marks_store.load_marks(tx)
+        await marks_store.save_marks(tx, {"YYY": Decimal(2)}, T0)
+    async with core.db.transaction() as tx:
+        assert (await marks_store.load_marks(tx))["YYY"] == Decimal(2)

@@ -13,7 +13,6 @@ import aiosqlite
 Tx = aiosqlite.Connection  # what a use case holds inside `Database.transaction()`; services name it, storage uses it
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-BUSY_RETRIES = 5
 
 
 class Database:
@@ -27,7 +26,10 @@ class Database:
     async def open(self, migrations: Path = MIGRATIONS_DIR) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=10.0)
+        # sqlite3 opens the transaction itself (BEGIN IMMEDIATE) right before a use case's first write, in
+        # the same trip to aiosqlite's thread: no round trip of its own. The asyncio lock below keeps use
+        # cases one at a time, so reads before that first write see nothing half-done.
+        self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE", timeout=10.0)
         self._conn.row_factory = aiosqlite.Row
         try:
             await self._conn.execute("PRAGMA journal_mode=WAL")
@@ -52,17 +54,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, one at a time on this connection; ROLLBACK on any error."""
+        """One use case at a time on this connection: its writes commit together, or roll back on any error."""
         async with self._lock:
             conn = self.conn
             try:
-                await asyncio.shield(_begin(conn))
                 yield conn
-                await asyncio.shield(conn.execute("COMMIT"))
+                if conn.in_transaction:  # a read-only use case never opened one
+                    await asyncio.shield(conn.execute("COMMIT"))
             except BaseException:
-                # a task cancelled mid-transaction must not leave the shared connection inside it
-                if conn.in_transaction:
-                    await asyncio.shield(conn.execute("ROLLBACK"))
+                await asyncio.shield(_roll_back(conn))
                 raise
 
     async def backup(self, target: str | Path) -> None:
@@ -75,16 +75,12 @@ class Database:
                 await dest.close()
 
 
-async def _begin(conn: aiosqlite.Connection) -> None:
-    # another process (a backup, a second bot) may hold the write lock: retry briefly, never surface it
-    for attempt in range(BUSY_RETRIES):
-        try:
-            await conn.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == BUSY_RETRIES - 1:
-                raise
-            await asyncio.sleep(0.05 * 2**attempt)
+async def _roll_back(conn: aiosqlite.Connection) -> None:
+    """Undo what the failed or cancelled use case wrote, including statements still queued when it stopped:
+    a trivial query first runs behind them, then the transaction (if one was opened) is rolled back."""
+    await conn.execute_fetchall("SELECT 1")
+    if conn.in_transaction:
+        await conn.execute("ROLLBACK")
 
 
 async def migrate(conn: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) -> int:
