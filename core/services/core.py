@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -44,7 +43,6 @@ class Core:
     outbox_changed: asyncio.Event = field(default_factory=asyncio.Event)
     throttle: CommandThrottle = field(default_factory=CommandThrottle)
     risk_index: RiskIndex | None = None  # the in-memory pre-screen of the sweep, when the process keeps one
-    listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def instrument(self, symbol: str) -> Instrument:
         instrument = self.catalog.get(symbol)
@@ -77,8 +75,6 @@ class Core:
 
     def notify_outbox(self) -> None:
         self.outbox_changed.set()
-        for listener in self.listeners:
-            listener()
 
 
 @dataclass(frozen=True)

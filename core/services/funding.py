@@ -9,9 +9,8 @@ from decimal import Decimal
 
 from core.domain.funding import payment
 from core.ports import Tick
-from core.services import alerts
+from core.services import alerts, market
 from core.services.core import Core
-from core.services.risk import sweep
 from core.storage import accounts as acc
 from core.storage import funding as funding_store
 from core.storage import positions as pos
@@ -44,9 +43,7 @@ async def settle(core: Core, at: datetime, rates: Mapping[str, Decimal]) -> int:
                     await pos.save_position(tx, account_id, moved, at)
                 await acc.book(tx, account_id, "funding", amount, at, position.symbol)
                 paid += 1
-    # less isolated margin means a nearer liquidation price: check at once, then notify
-    tick = Tick(at=at, marks={s: core.feed.mark(s) or Decimal(0) for s in symbols})
-    await sweep(core, tick)
-    await alerts.on_tick(core, tick)
+    # less isolated margin means a nearer liquidation price: run what follows any mark change, then notify
+    await market.on_tick(core, Tick(at=at, marks={s: m for s in symbols if (m := core.feed.mark(s)) is not None}))
     await alerts.funding_notices(core, at)
     return paid

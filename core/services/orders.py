@@ -136,8 +136,7 @@ async def _entry(
     """The order an opening command describes: the same mode, leverage and size rules as a market open."""
     instrument = core.instrument(symbol)
     existing = loaded.position(symbol)
-    saved = await acc.symbol_setting(tx, loaded.account.id, symbol)
-    current_mode, current_leverage = saved or (trading.DEFAULT_MODE, trading.DEFAULT_LEVERAGE)
+    current_mode, current_leverage = trading.chosen_setting(loaded, symbol)
     chosen = mode or current_mode
     if chosen != current_mode:
         has_orders = await store.has_open_orders(tx, loaded.account.id, symbol)

@@ -57,7 +57,7 @@ async def open_position(
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)
         existing = loaded.position(symbol)
-        current_mode, current_leverage = await _setting(tx, loaded, symbol)
+        current_mode, current_leverage = chosen_setting(loaded, symbol)
         mode = mode or current_mode
         if mode != current_mode:
             has_orders = await orders_store.has_open_orders(tx, loaded.account.id, symbol)
@@ -128,7 +128,8 @@ async def close_all(core: Core, actor: Actor, confirmed: bool) -> ClosedAll | Ne
         return ClosedAll(tuple(changes))
 
 
-async def _setting(tx: Tx, loaded: Loaded, symbol: str) -> tuple[Mode, int]:
+def chosen_setting(loaded: Loaded, symbol: str) -> tuple[Mode, int]:
+    """The margin mode and leverage the user chose for a symbol (Binance's defaults when never chosen)."""
     return loaded.settings.get(symbol, (DEFAULT_MODE, DEFAULT_LEVERAGE))
 
 
@@ -237,7 +238,7 @@ async def set_leverage(core: Core, actor: Actor, symbol: str, leverage: int) -> 
         loaded = await load(core, tx, actor)
         view = loaded.view.position(symbol)
         rules.check_new_leverage(loaded.view, view, instrument, leverage)
-        mode, _ = await _setting(tx, loaded, symbol)
+        mode, _ = chosen_setting(loaded, symbol)
         await acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, leverage)
         if view is not None:
             updated = replace(view.position, leverage=leverage)
@@ -252,7 +253,7 @@ async def set_mode(core: Core, actor: Actor, symbol: str | None, mode: Mode) -> 
         loaded = await load(core, tx, actor)
         changed, locked = [], []
         for name in symbols:
-            current, leverage = await _setting(tx, loaded, name)
+            current, leverage = chosen_setting(loaded, name)
             has_orders = await orders_store.has_open_orders(tx, loaded.account.id, name)
             try:
                 rules.check_mode_switch(name, current, mode, loaded.position(name) is not None, has_orders)

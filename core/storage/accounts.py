@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import cast
 
 import aiosqlite
 
@@ -197,15 +196,6 @@ async def insure(tx: aiosqlite.Connection, account_id: int, amount: Decimal, rea
         "INSERT INTO insurance_fund (account_id, amount, reason, created_at) VALUES (?, ?, ?, ?)",
         (account_id, text(amount), reason, stamp(now)),
     )
-
-
-async def symbol_setting(tx: aiosqlite.Connection, account_id: int, symbol: str) -> tuple[Mode, int] | None:
-    row = await fetch_one(
-        tx,
-        "SELECT margin_mode, leverage FROM symbol_settings WHERE account_id = ? AND symbol = ?",
-        (account_id, symbol),
-    )
-    return (cast(Mode, row[0]), int(row[1])) if row else None
 
 
 async def save_symbol_setting(

@@ -55,17 +55,6 @@ _SELECT = (
 )
 
 
-async def pending(tx: aiosqlite.Connection, now: datetime, limit: int = 500) -> list[OutboxRow]:
-    return [
-        _row(row)
-        for row in await fetch_all(
-            tx,
-            _SELECT + "AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.priority, o.id LIMIT ?",
-            (stamp(now), limit),
-        )
-    ]
-
-
 async def deliverable(
     tx: aiosqlite.Connection, now: datetime, platforms: Collection[str], limit: int = 1000
 ) -> list[OutboxRow]:

@@ -32,8 +32,10 @@ from core.clock import VirtualClock
 from core.domain.instruments import load_catalog
 from core.domain.throttle import CommandThrottle
 from core.market.feed import ManualFeed
+from core.ports import Notifier
 from core.services import notify
 from core.services.core import Core, Settings
+from core.services.delivery import DeliveryWorker
 from core.storage import accounts as acc
 from core.storage import positions as positions_store
 from core.storage.db import Database
@@ -490,13 +492,18 @@ async def queue_push(core: Core, user_id: int, text: str, key: str) -> None:
     async with core.db.transaction() as tx:
         user = await acc.find_user(tx, "discord", str(user_id))
         assert user is not None
-        await notify.push(core, tx, user.id, "margin_warning", text, {}, key)
+        await notify.push(core, tx, user.id, "price_alert", text, {}, key)
+
+
+async def drain(core: Core, notifiers: dict[str, Notifier]) -> int:
+    """One pass of the production delivery worker."""
+    return await DeliveryWorker(core, notifiers).drain_once()
 
 
 async def test_pushes_go_by_dm(h: DiscordHarness, core: Core) -> None:
     await slash(h, "start", user=BOB)
     await queue_push(core, BOB, "Margin ratio 80 %", "w1")
-    assert await notify.deliver_pending(core, {"discord": DiscordNotifier(h.client, core)}) == 1
+    assert await drain(core, {"discord": DiscordNotifier(h.client, core)}) == 1
     (dm,) = h.dms
     assert dm.user_id == BOB and dm.content == "Margin ratio 80 %"
 
@@ -507,8 +514,10 @@ async def test_closed_dms_fall_back_to_the_alerts_channel_once_explained(h: Disc
     await slash(h, "settings alerts-channel", user=ADMIN, permissions=ADMIN_PERMISSIONS, channel_id=ALERTS_CHANNEL)
     h.fail_dm(BOB, code=50007)
     await queue_push(core, BOB, "Margin ratio 80 %", "w1")
+    assert isinstance(core.clock, VirtualClock)
+    core.clock.advance(timedelta(seconds=2))  # two events, not one tick's merged alerts
     await queue_push(core, BOB, "Margin ratio 90 %", "w2")
-    assert await notify.deliver_pending(core, notifiers) == 2
+    assert await drain(core, notifiers) == 2
     assert h.dms == [] and [f.user_id for f in h.failed_sends] == [BOB, BOB]
     first, second = h.channel_messages
     assert first.channel_id == ALERTS_CHANNEL and first.content.startswith(f"<@{BOB}> Margin ratio")
@@ -530,7 +539,7 @@ async def test_an_unusable_alerts_channel_falls_through_to_the_next_server(h: Di
     h.fail_dm(BOB)
     h.fail_channel(other_channel)  # the bot may no longer post there (403, code 50013)
     await queue_push(core, BOB, "Order filled", "o1")
-    assert await notify.deliver_pending(core, {"discord": DiscordNotifier(h.client, core)}) == 1
+    assert await drain(core, {"discord": DiscordNotifier(h.client, core)}) == 1
     assert [f.channel_id for f in h.failed_sends] == [h.dm_channel_id(BOB), other_channel]
     (posted,) = h.channel_messages
     assert posted.channel_id == ALERTS_CHANNEL and posted.content.startswith(f"<@{BOB}> Order filled")
@@ -540,7 +549,7 @@ async def test_closed_dms_without_an_alerts_channel_pause_pushes(h: DiscordHarne
     await slash(h, "start", user=CAROL)
     h.fail_dm(CAROL, at="open")
     await queue_push(core, CAROL, "Liquidated", "l1")
-    assert await notify.deliver_pending(core, {"discord": DiscordNotifier(h.client, core)}) == 0
+    assert await drain(core, {"discord": DiscordNotifier(h.client, core)}) == 0
     assert h.channel_messages == []
     async with core.db.transaction() as tx:
         user = await acc.find_user(tx, "discord", str(CAROL))

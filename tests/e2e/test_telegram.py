@@ -34,7 +34,7 @@ from core.ports import DeliveryError, Outgoing
 from core.results import Actor
 from core.services import accounts
 from core.services.core import Core, Settings
-from core.services.notify import deliver_pending
+from core.services.delivery import DeliveryWorker
 from core.storage.db import Database
 from tests.fakes.bot_api import BotApiStandIn, Call, tiny_png
 
@@ -64,7 +64,7 @@ class World:
         return await self.api.wait_for(method, since=since)
 
     async def deliver(self) -> int:
-        return await deliver_pending(self.core, {"telegram": self.adapter.notifier})
+        return await DeliveryWorker(self.core, {"telegram": self.adapter.notifier}).drain_once()
 
     async def restart(self) -> None:
         """Stop the Application and the database, then start both again on the same file."""
