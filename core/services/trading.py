@@ -173,9 +173,8 @@ async def fill(
         writes.append(orders_store.cancel_orphaned(tx, account_id, now, order.symbol))
     if entries:
         writes.append(acc.book_many(tx, account_id, entries, now, before))
-    results = await in_order(writes)
-    wallet = results[-1] if entries else before
-    assert isinstance(wallet, Decimal)
+    await in_order(writes)
+    wallet = before + sum((amount for _, amount, _ in entries), ZERO)
     return _changed(core, loaded, order, outcome, wallet)
 
 

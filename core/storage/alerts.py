@@ -10,7 +10,7 @@ from decimal import Decimal
 import aiosqlite
 
 from core.domain.alerts import AlertSettings, LevelState
-from core.storage.rows import dec, fetch_all, stamp, text
+from core.storage.rows import dec, fetch_all, fetch_one, stamp, text
 
 
 @dataclass(frozen=True)
@@ -217,8 +217,9 @@ async def ledger_change_since(tx: aiosqlite.Connection, account_id: int, since: 
 
 async def lowest_warning(tx: aiosqlite.Connection, default: Decimal) -> Decimal:
     """The lowest warning level any user chose (the risk index screens at it), or the default."""
-    rows = await fetch_all(tx, "SELECT warning FROM alert_settings")
-    return min([default, *(dec(row[0]) for row in rows)])
+    # one aggregate row per tick, not every user's settings: REAL is exact enough for a screening threshold
+    row = await fetch_one(tx, "SELECT MIN(CAST(warning AS REAL)) FROM alert_settings")
+    return min(default, dec(row[0])) if row is not None and row[0] is not None else default
 
 
 async def accounts_with_raised_levels(tx: aiosqlite.Connection) -> set[int]:
