@@ -163,7 +163,8 @@ def describe(result: object) -> tuple[str, str, dict[str, Any]]:  # noqa: C901 -
             ) or "No prices yet."
             return "price", text, to_data(result)
         case PricesSet():
-            text = "Marks set: " + ", ".join(f"{s} {price(p)}" for s, p in result.marks.items()) + "."
+            said = "1 liquidation" if result.liquidations == 1 else f"{result.liquidations} liquidations"
+            text = "Marks set: " + ", ".join(f"{s} {price(p)}" for s, p in result.marks.items()) + f" ({said})."
             return "setprice", text, to_data(result)
         case Leaderboard():
             return "leaderboard", _board_text(result), to_data(result)

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.commands import symbol_word
+from bot.commands import TRADING_COMMANDS
 from bot.dispatch import Reply, error_reply, handle
+from bot.registry import describe
 from core.clock import VirtualClock
 from core.errors import Refused
-from core.market.feed import ManualFeed
 from core.ports import Outgoing
 from core.results import Actor
 from core.services import market
@@ -112,19 +112,9 @@ class ConsoleSession:
             raise Refused("bad_directive", f"Unknown or malformed directive '{text[:40]}'.", "!price BTC 60000")
 
     async def set_prices(self, args: list[str]) -> None:
-        from bot.commands import number
-
-        example = "!price BTC 60000 ETH 3000"
-        if not args or len(args) % 2:
-            raise Refused("missing_argument", "!price needs pairs of symbol and price.", example)
-        marks = {symbol_word(args[i], example): number(args[i + 1], "price", example) for i in range(0, len(args), 2)}
-        if isinstance(self.core.feed, ManualFeed):
-            result = await market.set_prices(self.core, None, marks)
-            said = "1 liquidation" if result.liquidations == 1 else f"{result.liquidations} liquidations"
-            self.emit(Reply("setprice", f"Marks set ({said}).", {
-                "marks": {k: format(v, "f") for k, v in result.marks.items()}, "liquidations": result.liquidations}))
-            return
-        raise Refused("not_manual_feed", "!price needs PRICE_FEED=manual.", "PRICE_FEED=manual margin-dojo console")
+        """`!price`: `/setprice`'s grammar and service, without the admin check (the console is the admin)."""
+        marks = TRADING_COMMANDS["setprice"].parse(args)["marks"]
+        self.emit(describe(await market.set_prices(self.core, None, marks)))
 
     async def advance(self, word: str) -> None:
         found = DURATION.match(word.lower())
