@@ -6,7 +6,8 @@ transaction, timing each one.
 
     python -m bench.commands [--users 1000] [--commands 5000] [--seed 7]
 
-Prints one JSON line: users, commands, commands_per_s, p50_ms, p99_ms, refused, python, cpu.
+Prints one JSON line: users, commands, commands_per_s, p50_ms, p99_ms, refused, db_trips_per_command (waits for
+aiosqlite's thread), db_roundtrip_us (one trivial trip: the floor under each), python, cpu.
 Targets (2 cores): at least 500 commands/s and p99 at most 20 ms.
 """
 
@@ -99,6 +100,7 @@ async def bench(users: int, commands: int, seed: int, directory: Path) -> dict[s
         rng = random.Random(seed)
         latencies: list[float] = []
         refused = 0
+        trips = db.conn.trips
         started = time.perf_counter()
         for _ in range(commands):
             user = rng.choice(actors)
@@ -116,6 +118,7 @@ async def bench(users: int, commands: int, seed: int, directory: Path) -> dict[s
                 else:
                     held.pop(result.symbol, None)
         elapsed = time.perf_counter() - started
+        trips = db.conn.trips - trips
         roundtrip = await db_roundtrip(db)
     finally:
         await db.close()
@@ -127,6 +130,7 @@ async def bench(users: int, commands: int, seed: int, directory: Path) -> dict[s
         "p50_ms": round(statistics.median(latencies) * 1000, 3),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 3),
         "refused": refused,
+        "db_trips_per_command": round(trips / commands, 2),
         "db_roundtrip_us": round(roundtrip * 1e6, 1),
         "python": platform.python_version(),
         "cpu": cpu_name(),

@@ -15,7 +15,7 @@ from core.domain.positions import Position
 from core.errors import Refused
 from core.market.feed import ManualFeed
 from core.results import Actor
-from core.services import accounts, buttons, market
+from core.services import accounts, buttons, market, trading
 from core.services.core import Core
 from core.storage import accounts as acc
 from core.storage import funding as funding_store
@@ -146,7 +146,7 @@ async def test_money_is_stored_as_exact_decimal_text(core: Core) -> None:
         account = await acc.create_account(tx, user.id, T0)
         await acc.book(tx, account.id, "reset", D("0.1"), T0)
         after = await acc.book(tx, account.id, "reset", D("0.2"), T0)
-        await pos.save_position(tx, account.id, Position("BTC", 1, D("0.003"), entry, 20, "isolated", D("9.4")), T0)
+        pos.save_position(tx, account.id, Position("BTC", 1, D("0.003"), entry, 20, "isolated", D("9.4")), T0)
     assert after == D("0.3")
     async with core.db.transaction() as tx:
         assert (await acc.account_by_id(tx, account.id)).wallet_balance == D("0.3")
@@ -232,3 +232,61 @@ async def test_a_use_case_cancelled_mid_transaction_leaves_nothing_behind(core: 
         await marks_store.save_marks(tx, {"YYY": Decimal(2)}, T0)
     async with core.db.transaction() as tx:
         assert (await marks_store.load_marks(tx))["YYY"] == Decimal(2)
+
+
+MARK_ROW = "INSERT INTO marks (symbol, price, updated_at) VALUES (?, ?, 'now')"
+
+
+async def test_queued_writes_are_seen_by_the_next_read_of_the_same_use_case(core: Core) -> None:
+    async with core.db.transaction() as tx:
+        tx.queue(MARK_ROW, ("QQQ", "1.5"))
+        tx.queue_many(MARK_ROW, [("RRR", "2"), ("SSS", "3")])
+        assert await marks_store.load_marks(tx) == {"QQQ": Decimal("1.5"), "RRR": Decimal(2), "SSS": Decimal(3)}
+    async with core.db.transaction() as tx:
+        assert set(await marks_store.load_marks(tx)) == {"QQQ", "RRR", "SSS"}
+
+
+async def test_a_failing_queued_write_lands_nothing_of_its_use_case(core: Core) -> None:
+    """The queued writes and the COMMIT travel together: one bad statement and none of them commits."""
+    with pytest.raises(sqlite3.IntegrityError):
+        async with core.db.transaction() as tx:
+            tx.queue(MARK_ROW, ("AAA", "1"))
+            tx.queue(MARK_ROW, ("AAA", "2"))  # the same primary key twice
+            tx.queue(MARK_ROW, ("BBB", "3"))
+    assert not core.db.conn.in_transaction
+    async with core.db.transaction() as tx:
+        assert await marks_store.load_marks(tx) == {}
+        tx.queue(MARK_ROW, ("CCC", "4"))  # the connection is still usable
+    async with core.db.transaction() as tx:
+        assert await marks_store.load_marks(tx) == {"CCC": Decimal(4)}
+
+
+async def test_a_failing_queued_write_surfaces_at_the_next_statement_and_rolls_back(core: Core) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        async with core.db.transaction() as tx:
+            await tx.execute(MARK_ROW, ("AAA", "1"))
+            tx.queue(MARK_ROW, ("AAA", "2"))
+            await marks_store.load_marks(tx)
+            pytest.fail("the read ran although the write queued before it failed")
+    async with core.db.transaction() as tx:
+        assert await marks_store.load_marks(tx) == {}
+
+
+async def test_a_refused_use_case_drops_what_it_queued(core: Core) -> None:
+    with pytest.raises(Refused):
+        async with core.db.transaction() as tx:
+            tx.queue(MARK_ROW, ("AAA", "1"))
+            raise Refused("nope", "No.", "/help")
+    async with core.db.transaction() as tx:
+        assert await marks_store.load_marks(tx) == {}
+
+
+async def test_a_market_command_waits_for_the_database_twice(core: Core) -> None:
+    """One trip reads the account, one carries every write and the COMMIT (the figure behind bench/commands)."""
+    alice = make_actor("alice")
+    await trading.open_position(core, alice, "BTC", 1, trading.Amount(Decimal(100), is_qty=False), 10, "isolated")
+    before = core.db.conn.trips
+    await trading.open_position(core, alice, "BTC", 1, trading.Amount(Decimal(100), is_qty=False))
+    await trading.close_position(core, alice, "BTC", pct=Decimal(50))
+    await trading.change_margin(core, alice, "BTC", Decimal(5), adding=True)
+    assert core.db.conn.trips - before == 6

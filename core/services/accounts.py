@@ -52,10 +52,10 @@ async def reset(core: Core, actor: Actor, balance: Decimal | None, confirmed: bo
         account_id = loaded.account.id
         now = core.clock.now()
         await orders_store.cancel_all_open(tx, account_id, "reset", now)
-        await pos.delete_positions(tx, account_id)
-        await acc.clear_symbol_settings(tx, account_id)
+        pos.delete_positions(tx, account_id)
+        acc.clear_symbol_settings(tx, account_id)
         await acc.book(tx, account_id, "reset", target - loaded.account.wallet_balance, now)
-        await acc.set_starting_balance(tx, account_id, target)
+        acc.set_starting_balance(tx, account_id, target)
         return AccountReset(target, len(loaded.positions))
 
 

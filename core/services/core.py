@@ -86,9 +86,14 @@ class Loaded:
     positions: list[Position]
     view: AccountView
     settings: dict[str, tuple[Mode, int]] = field(default_factory=dict)  # symbol → chosen (mode, leverage)
+    ordered: frozenset[str] = frozenset()  # symbols with an open opening order (they lock the margin mode)
 
     def position(self, symbol: str) -> Position | None:
         return next((p for p in self.positions if p.symbol == symbol), None)
+
+    def mode_locked(self, symbol: str) -> tuple[bool, bool]:
+        """(an open position, an open order) on the symbol: either keeps its margin mode as it is."""
+        return self.position(symbol) is not None, symbol in self.ordered
 
 
 async def ensure_user(core: Core, tx: Tx, actor: Actor) -> tuple[acc.UserRow, acc.AccountRow, bool]:
@@ -110,7 +115,7 @@ async def ensure_user(core: Core, tx: Tx, actor: Actor) -> tuple[acc.UserRow, ac
         account = await acc.create_account(tx, user.id, now)
         balance = core.settings.starting_balance
         await acc.book(tx, account.id, "reset", balance, now)
-        await acc.set_starting_balance(tx, account.id, balance)
+        acc.set_starting_balance(tx, account.id, balance)
         account = await acc.account_by_id(tx, account.id)
         created = True
     return user, account, created
@@ -130,7 +135,7 @@ async def load(core: Core, tx: Tx, actor: Actor) -> Loaded:
 def _loaded(core: Core, user: acc.UserRow, account: acc.AccountRow, state: pos.AccountState) -> Loaded:
     positions = state.positions
     view = evaluate(account.wallet_balance, positions, core.marks_for(positions), core.catalog, state.reserved_margin)
-    return Loaded(user, account, positions, view, state.settings)
+    return Loaded(user, account, positions, view, state.settings, state.ordered)
 
 
 async def load_account(

@@ -40,7 +40,7 @@ async def settle(core: Core, at: datetime, rates: Mapping[str, Decimal]) -> int:
                     continue
                 if position.mode == "isolated":
                     moved = replace(position, margin=position.margin + amount)
-                    await pos.save_position(tx, account_id, moved, at)
+                    pos.save_position(tx, account_id, moved, at)
                 await acc.book(tx, account_id, "funding", amount, at, position.symbol)
                 paid += 1
     # less isolated margin means a nearer liquidation price: run what follows any mark change, then notify

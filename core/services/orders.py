@@ -97,16 +97,14 @@ async def open_with_orders(
     mark = core.mark(symbol)
     given = prices or {}
     limit, sl, tp = given.get("limit"), given.get("sl"), given.get("tp")
-    if amount.value <= 0:
-        raise Refused("bad_amount", "The amount must be more than zero.", f"/{'long' if side > 0 else 'short'} "
-                      f"{symbol} 100 10x")
+    trading.check_amount(amount, side, symbol)
     _check_entry_prices(instrument, side, mark, given)
     reference = mark if limit is None else limit
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)
-        await cancel_orphaned(core, tx, loaded.account.id, symbol)
-        entry = await _entry(core, tx, loaded, symbol, side, amount, leverage, mode, reference)
-        await acc.save_symbol_setting(tx, loaded.account.id, symbol, entry.mode, entry.leverage)
+        cancel_orphaned(core, tx, loaded.account.id, symbol)
+        entry = trading.opening_order(core, loaded, symbol, side, amount, leverage, mode, reference)
+        acc.save_symbol_setting(tx, loaded.account.id, symbol, entry.mode, entry.leverage)
         if limit is not None:
             return await _place_limit(core, tx, loaded, entry, mark, sl, tp)
         change = await trading.fill(core, tx, loaded, entry, mark, opening=True)
@@ -120,39 +118,6 @@ async def open_with_orders(
             )
         placed, replaced = await _attach(core, tx, loaded.account.id, position, sl, tp)
         return OpenedWithOrders(change, placed, replaced)
-
-
-async def _entry(
-    core: Core,
-    tx: Tx,
-    loaded: Loaded,
-    symbol: str,
-    side: int,
-    amount: trading.Amount,
-    leverage: int | None,
-    mode: Mode | None,
-    price: Decimal,
-) -> Position:
-    """The order an opening command describes: the same mode, leverage and size rules as a market open."""
-    instrument = core.instrument(symbol)
-    existing = loaded.position(symbol)
-    current_mode, current_leverage = trading.chosen_setting(loaded, symbol)
-    chosen = mode or current_mode
-    if chosen != current_mode:
-        has_orders = await store.has_open_orders(tx, loaded.account.id, symbol)
-        trade_rules.check_mode_switch(symbol, current_mode, chosen, existing is not None, has_orders)
-    if existing is not None and leverage is not None and leverage != existing.leverage:
-        raise Refused(
-            "leverage_mismatch",
-            f"Your {symbol} position runs at {existing.leverage}x. Leave the leverage out to add to it, "
-            "or change it first.",
-            f"/leverage {symbol} {leverage}",
-        )
-    lev = existing.leverage if existing is not None else leverage or current_leverage
-    trade_rules.check_leverage(instrument, lev, ZERO)
-    qty = amount.value if amount.is_qty else trade_rules.qty_from_margin(instrument, amount.value, lev, price)
-    trade_rules.check_qty(instrument, qty, f"/{'long' if side > 0 else 'short'} {symbol} 100 10x")
-    return Position(symbol, side, qty, price, lev, chosen)
 
 
 async def _place_limit(
@@ -287,7 +252,7 @@ async def list_orders(core: Core, actor: Actor) -> OrdersListed:
     """`/orders`: the caller's open orders, oldest first."""
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)
-        await cancel_orphaned(core, tx, loaded.account.id)
+        cancel_orphaned(core, tx, loaded.account.id)
         orders = tuple(await store.open_orders_of(tx, loaded.account.id))
         marks = {s: m for s in sorted({o.symbol for o in orders}) if (m := core.feed.mark(s)) is not None}
         return OrdersListed(orders, marks)
@@ -305,9 +270,9 @@ async def cancel_order(core: Core, actor: Actor, order_id: int) -> OrderCancelle
         return OrderCancelled(order, order.reserved_margin, after.view.available_balance)
 
 
-async def cancel_orphaned(core: Core, tx: Tx, account_id: int, symbol: str | None = None) -> int:
+def cancel_orphaned(core: Core, tx: Tx, account_id: int, symbol: str | None = None) -> None:
     """Cancel reduce-only orders whose position closed or flipped, in the caller's transaction."""
-    return await store.cancel_orphaned(tx, account_id, core.clock.now(), symbol)
+    store.cancel_orphaned(tx, account_id, core.clock.now(), symbol)
 
 
 async def cancel_account_orders(core: Core, tx: Tx, account_id: int, reason: str) -> int:
@@ -371,7 +336,7 @@ async def _trigger_stop(core: Core, tx: Tx, loaded: Loaded, order: Order, mark: 
     close = Position(order.symbol, order.side, qty, mark, position.leverage, position.mode)
     change = await trading.fill(core, tx, loaded, close, mark, opening=False)
     await store.mark_filled(tx, order.id, mark, core.clock.now())
-    await cancel_orphaned(core, tx, order.account_id, order.symbol)
+    cancel_orphaned(core, tx, order.account_id, order.symbol)
     filled = OrderFilled(order, mark, qty, change.fee, change.realized_pnl, change.position_side,
                          change.position_qty, change.wallet_balance)
     await _push_fill(core, tx, loaded.user.id, filled)

@@ -66,13 +66,13 @@ async def _execute(core: Core, tx: Tx, loaded: Loaded, outcome: LiquidationOutco
     account_id = loaded.account.id
     for view, (booked, fee) in zip(outcome.closed, outcome.legs, strict=True):
         p = view.position
-        await pos.delete_position(tx, account_id, p.symbol)
+        pos.delete_position(tx, account_id, p.symbol)
         closing = replace(p, side=-p.side)  # the liquidation order sells a long, buys a short
-        await pos.record_trade(tx, account_id, closing, p.qty, view.mark, fee, booked, "liquidation", now)
+        pos.record_trade(tx, account_id, closing, p.qty, view.mark, fee, booked, "liquidation", now)
     entries = [(entry.kind, entry.amount, entry.symbol) for entry in outcome.entries if entry.amount != 0]
     if entries:
         await acc.book_many(tx, account_id, entries, now)
-    await acc.insure(tx, account_id, outcome.insurance_fund, f"{outcome.mode} liquidation", now)
+    acc.insure(tx, account_id, outcome.insurance_fund, f"{outcome.mode} liquidation", now)
     text, data = describe_liquidation(outcome)
     # the same positions at the same marks in the other margin mode: the lesson of the liquidation
     other = other_mode_outcome(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -24,7 +23,6 @@ from core.storage import accounts as acc
 from core.storage import orders as orders_store
 from core.storage import positions as pos
 from core.storage.db import Tx
-from core.storage.rows import in_order
 
 DEFAULT_LEVERAGE = 20  # Binance's default when a symbol's leverage was never chosen
 DEFAULT_MODE: Mode = "isolated"  # DESIGN §2: beginners are advised isolated
@@ -50,34 +48,14 @@ async def open_position(
     instrument = core.instrument(symbol)
     symbol = instrument.symbol
     mark = core.mark(symbol)
-    verb = "long" if side > 0 else "short"
-    example = f"/{verb} {symbol} 100 10x"
-    if amount.value <= 0:
-        raise Refused("bad_amount", "The amount must be more than zero.", example)
+    check_amount(amount, side, symbol)
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)
-        existing = loaded.position(symbol)
-        current_mode, current_leverage = chosen_setting(loaded, symbol)
-        mode = mode or current_mode
-        if mode != current_mode:
-            has_orders = await orders_store.has_open_orders(tx, loaded.account.id, symbol)
-            rules.check_mode_switch(symbol, current_mode, mode, existing is not None, has_orders)
-        lev = leverage or current_leverage
-        if existing is not None and lev != existing.leverage and leverage is not None:
-            raise Refused(
-                "leverage_mismatch",
-                f"Your {symbol} position runs at {existing.leverage}x. Leave the leverage out to add to it, "
-                f"or change it first.",
-                f"/leverage {symbol} {lev}",
-            )
-        lev = existing.leverage if existing is not None else lev
-        rules.check_leverage(instrument, lev, ZERO)
-        qty = amount.value if amount.is_qty else rules.qty_from_margin(instrument, amount.value, lev, mark)
-        rules.check_qty(instrument, qty, example)
-        order = Position(symbol, side, qty, mark, lev, mode)
+        order = opening_order(core, loaded, symbol, side, amount, leverage, mode, mark)
+        current = chosen_setting(loaded, symbol)
         change = await fill(core, tx, loaded, order, mark, opening=True)
-        if symbol not in loaded.settings or (mode, lev) != (current_mode, current_leverage):
-            await acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, lev)
+        if symbol not in loaded.settings or (order.mode, order.leverage) != current:
+            acc.save_symbol_setting(tx, loaded.account.id, symbol, order.mode, order.leverage)
         return change
 
 
@@ -128,6 +106,46 @@ async def close_all(core: Core, actor: Actor, confirmed: bool) -> ClosedAll | Ne
         return ClosedAll(tuple(changes))
 
 
+def check_amount(amount: Amount, side: int, symbol: str) -> None:
+    if amount.value <= 0:
+        raise Refused("bad_amount", "The amount must be more than zero.", f"/{_verb(side)} {symbol} 100 10x")
+
+
+def _verb(side: int) -> str:
+    return "long" if side > 0 else "short"
+
+
+def opening_order(
+    core: Core,
+    loaded: Loaded,
+    symbol: str,
+    side: int,
+    amount: Amount,
+    leverage: int | None,
+    mode: Mode | None,
+    price: Decimal,
+) -> Position:
+    """The order an opening command describes: the same mode, leverage and size rules as a market open."""
+    instrument = core.instrument(symbol)
+    existing = loaded.position(symbol)
+    current_mode, current_leverage = chosen_setting(loaded, symbol)
+    chosen = mode or current_mode
+    if chosen != current_mode:
+        rules.check_mode_switch(symbol, current_mode, chosen, *loaded.mode_locked(symbol))
+    if existing is not None and leverage is not None and leverage != existing.leverage:
+        raise Refused(
+            "leverage_mismatch",
+            f"Your {symbol} position runs at {existing.leverage}x. Leave the leverage out to add to it, "
+            "or change it first.",
+            f"/leverage {symbol} {leverage}",
+        )
+    lev = existing.leverage if existing is not None else leverage or current_leverage
+    rules.check_leverage(instrument, lev, ZERO)
+    qty = amount.value if amount.is_qty else rules.qty_from_margin(instrument, amount.value, lev, price)
+    rules.check_qty(instrument, qty, f"/{_verb(side)} {symbol} 100 10x")
+    return Position(symbol, side, qty, price, lev, chosen)
+
+
 def chosen_setting(loaded: Loaded, symbol: str) -> tuple[Mode, int]:
     """The margin mode and leverage the user chose for a symbol (Binance's defaults when never chosen)."""
     return loaded.settings.get(symbol, (DEFAULT_MODE, DEFAULT_LEVERAGE))
@@ -163,18 +181,14 @@ async def fill(
     if outcome.fee > 0:
         entries.append(("fee", -outcome.fee, order.symbol))
     before = loaded.account.wallet_balance  # read in this transaction: nothing else has written it since
-    writes: list[Awaitable[object]] = [
+    if outcome.position is None:
         pos.delete_position(tx, account_id, order.symbol)
-        if outcome.position is None
-        else pos.save_position(tx, account_id, outcome.position, now),
-        pos.record_trade(tx, account_id, order, order.qty, mark, outcome.fee, outcome.realized_pnl, kind, now),
-    ]
+    else:
+        pos.save_position(tx, account_id, outcome.position, now)
+    pos.record_trade(tx, account_id, order, order.qty, mark, outcome.fee, outcome.realized_pnl, kind, now)
     if outcome.closed_qty > 0:  # a closed or flipped position's stops protect nothing any more
-        writes.append(orders_store.cancel_orphaned(tx, account_id, now, order.symbol))
-    if entries:
-        writes.append(acc.book_many(tx, account_id, entries, now, before))
-    await in_order(writes)
-    wallet = before + sum((amount for _, amount, _ in entries), ZERO)
+        orders_store.cancel_orphaned(tx, account_id, now, order.symbol)
+    wallet = acc.queue_ledger(tx, account_id, entries, now, before) if entries else before
     return _changed(core, loaded, order, outcome, wallet)
 
 
@@ -222,7 +236,7 @@ async def change_margin(core: Core, actor: Actor, symbol: str, amount: Decimal, 
         rules.check_margin_change(loaded.view, view, amount, adding)
         delta = amount if adding else -amount
         updated = replace(view.position, margin=view.position.margin + delta)
-        await pos.save_position(tx, loaded.account.id, updated, core.clock.now())
+        pos.save_position(tx, loaded.account.id, updated, core.clock.now())
         positions = [updated if p.symbol == symbol else p for p in loaded.positions]
         after = evaluate(loaded.account.wallet_balance, positions, core.marks_for(positions), core.catalog)
         new_view = after.position(symbol)
@@ -238,10 +252,10 @@ async def set_leverage(core: Core, actor: Actor, symbol: str, leverage: int) -> 
         view = loaded.view.position(symbol)
         rules.check_new_leverage(loaded.view, view, instrument, leverage)
         mode, _ = chosen_setting(loaded, symbol)
-        await acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, leverage)
+        acc.save_symbol_setting(tx, loaded.account.id, symbol, mode, leverage)
         if view is not None:
             updated = replace(view.position, leverage=leverage)
-            await pos.save_position(tx, loaded.account.id, updated, core.clock.now())
+            pos.save_position(tx, loaded.account.id, updated, core.clock.now())
         notional = view.notional if view else ZERO
         return LeverageSet(symbol, leverage, instrument.max_leverage_for(notional))
 
@@ -253,15 +267,14 @@ async def set_mode(core: Core, actor: Actor, symbol: str | None, mode: Mode) -> 
         changed, locked = [], []
         for name in symbols:
             current, leverage = chosen_setting(loaded, name)
-            has_orders = await orders_store.has_open_orders(tx, loaded.account.id, name)
             try:
-                rules.check_mode_switch(name, current, mode, loaded.position(name) is not None, has_orders)
+                rules.check_mode_switch(name, current, mode, *loaded.mode_locked(name))
             except Refused:
                 if symbol:
                     raise
                 locked.append(name)
                 continue
-            await acc.save_symbol_setting(tx, loaded.account.id, name, mode, leverage)
+            acc.save_symbol_setting(tx, loaded.account.id, name, mode, leverage)
             changed.append(name)
         return ModeSet(tuple(changed), mode, tuple(locked))
 

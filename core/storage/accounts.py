@@ -9,6 +9,7 @@ from decimal import Decimal
 import aiosqlite
 
 from core.domain.positions import Mode
+from core.storage.db import Tx
 from core.storage.positions import STATE_COLUMNS, AccountState, state_from
 from core.storage.rows import dec, fetch_all, fetch_one, stamp, text
 
@@ -42,14 +43,14 @@ def _user(row: aiosqlite.Row) -> UserRow:
     )
 
 
-async def find_user(tx: aiosqlite.Connection, platform: str, platform_user_id: str) -> UserRow | None:
+async def find_user(tx: Tx, platform: str, platform_user_id: str) -> UserRow | None:
     row = await fetch_one(
         tx, "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?", (platform, platform_user_id)
     )
     return _user(row) if row else None
 
 
-async def user_by_id(tx: aiosqlite.Connection, user_id: int) -> UserRow:
+async def user_by_id(tx: Tx, user_id: int) -> UserRow:
     row = await fetch_one(tx, "SELECT * FROM users WHERE id = ?", (user_id,))
     if row is None:
         raise LookupError(f"no user {user_id}")
@@ -57,7 +58,7 @@ async def user_by_id(tx: aiosqlite.Connection, user_id: int) -> UserRow:
 
 
 async def create_user(
-    tx: aiosqlite.Connection, platform: str, platform_user_id: str, name: str, push_chat_id: str, now: datetime
+    tx: Tx, platform: str, platform_user_id: str, name: str, push_chat_id: str, now: datetime
 ) -> UserRow:
     await tx.execute(
         "INSERT INTO users (platform, platform_user_id, display_name, push_chat_id, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -68,7 +69,7 @@ async def create_user(
     return user
 
 
-async def touch_user(tx: aiosqlite.Connection, user_id: int, name: str) -> None:
+async def touch_user(tx: Tx, user_id: int, name: str) -> None:
     """The user wrote to us: remember the name and re-enable pushes (they may have unblocked the bot)."""
     await tx.execute(
         "UPDATE users SET display_name = ?, pushes_enabled = 1 WHERE id = ? "
@@ -77,12 +78,12 @@ async def touch_user(tx: aiosqlite.Connection, user_id: int, name: str) -> None:
     )
 
 
-async def set_pushes(tx: aiosqlite.Connection, user_id: int, enabled: bool) -> None:
+async def set_pushes(tx: Tx, user_id: int, enabled: bool) -> None:
     await tx.execute("UPDATE users SET pushes_enabled = ? WHERE id = ?", (int(enabled), user_id))
 
 
 async def find_user_account(
-    tx: aiosqlite.Connection, platform: str, platform_user_id: str
+    tx: Tx, platform: str, platform_user_id: str
 ) -> tuple[UserRow, AccountRow | None] | None:
     """A user and their account (if opened) in one query."""
     row = await fetch_one(
@@ -100,7 +101,7 @@ async def find_user_account(
 
 
 async def user_state(
-    tx: aiosqlite.Connection, platform: str, platform_user_id: str
+    tx: Tx, platform: str, platform_user_id: str
 ) -> tuple[UserRow, AccountRow, AccountState] | None:
     """A known user, their account and its trading state in one query (None: no user or no account yet)."""
     rows = await fetch_all(
@@ -121,21 +122,21 @@ async def user_state(
     return user, account, state_from(rows)
 
 
-async def find_account(tx: aiosqlite.Connection, user_id: int) -> AccountRow | None:
+async def find_account(tx: Tx, user_id: int) -> AccountRow | None:
     row = await fetch_one(tx, "SELECT * FROM accounts WHERE user_id = ?", (user_id,))
     if row is None:
         return None
     return AccountRow(row["id"], row["user_id"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
 
 
-async def account_by_id(tx: aiosqlite.Connection, account_id: int) -> AccountRow:
+async def account_by_id(tx: Tx, account_id: int) -> AccountRow:
     row = await fetch_one(tx, "SELECT * FROM accounts WHERE id = ?", (account_id,))
     if row is None:
         raise LookupError(f"no account {account_id}")
     return AccountRow(row["id"], row["user_id"], dec(row["wallet_balance"]), dec(row["starting_balance"]))
 
 
-async def create_account(tx: aiosqlite.Connection, user_id: int, now: datetime) -> AccountRow:
+async def create_account(tx: Tx, user_id: int, now: datetime) -> AccountRow:
     await tx.execute(
         "INSERT INTO accounts (user_id, wallet_balance, starting_balance, created_at) VALUES (?, '0', '0', ?)",
         (user_id, stamp(now)),
@@ -146,7 +147,7 @@ async def create_account(tx: aiosqlite.Connection, user_id: int, now: datetime) 
 
 
 async def book(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     account_id: int,
     kind: str,
     amount: Decimal,
@@ -158,50 +159,58 @@ async def book(
 
 
 async def book_many(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     account_id: int,
     entries: list[tuple[str, Decimal, str | None]],
     now: datetime,
-    before: Decimal | None = None,
 ) -> Decimal:
-    """Ledger rows (kind, amount, symbol) in order; the wallet follows each row (trigger 0012). Returns the
-    balance after the last one. `before`: the wallet as this transaction already read it (saves a query)."""
-    if before is None:
-        row = await fetch_one(tx, "SELECT wallet_balance FROM accounts WHERE id = ?", (account_id,))
-        assert row is not None
-        before = dec(row[0])
+    """Ledger rows (kind, amount, symbol) in order, reading the wallet first. Returns the balance after."""
+    row = await fetch_one(tx, "SELECT wallet_balance FROM accounts WHERE id = ?", (account_id,))
+    assert row is not None
+    return queue_ledger(tx, account_id, entries, now, dec(row[0]))
+
+
+def queue_ledger(
+    tx: Tx,
+    account_id: int,
+    entries: list[tuple[str, Decimal, str | None]],
+    now: datetime,
+    before: Decimal,
+) -> Decimal:
+    """Ledger rows (kind, amount, symbol) in order, from `before`, the wallet as this transaction read it; the
+    wallet follows each row (trigger 0012). Returns the balance after the last one."""
     balance = before
     rows = []
     for kind, amount, symbol in entries:
         balance += amount
         rows.append((account_id, kind, text(amount), text(balance), symbol, stamp(now)))
-    await tx.executemany(
+    tx.queue_many(
         "INSERT INTO ledger (account_id, kind, amount, balance_after, symbol, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         rows,
     )
     return balance
 
 
-async def set_starting_balance(tx: aiosqlite.Connection, account_id: int, balance: Decimal) -> None:
-    await tx.execute("UPDATE accounts SET starting_balance = ? WHERE id = ?", (text(balance), account_id))
+def set_starting_balance(tx: Tx, account_id: int, balance: Decimal) -> None:
+    tx.queue("UPDATE accounts SET starting_balance = ? WHERE id = ?", (text(balance), account_id))
 
 
-async def ledger_sum(tx: aiosqlite.Connection, account_id: int) -> Decimal:
+async def ledger_sum(tx: Tx, account_id: int) -> Decimal:
     rows = await fetch_all(tx, "SELECT amount FROM ledger WHERE account_id = ?", (account_id,))
     return sum((dec(row[0]) for row in rows), Decimal(0))
 
 
-async def insure(tx: aiosqlite.Connection, account_id: int, amount: Decimal, reason: str, now: datetime) -> None:
-    await tx.execute(
+def insure(tx: Tx, account_id: int, amount: Decimal, reason: str, now: datetime) -> None:
+    tx.queue(
         "INSERT INTO insurance_fund (account_id, amount, reason, created_at) VALUES (?, ?, ?, ?)",
         (account_id, text(amount), reason, stamp(now)),
     )
 
 
-async def save_symbol_setting(
-    tx: aiosqlite.Connection, account_id: int, symbol: str, mode: Mode, leverage: int
+def save_symbol_setting(
+    tx: Tx, account_id: int, symbol: str, mode: Mode, leverage: int
 ) -> None:
-    await tx.execute(
+    tx.queue(
         "INSERT INTO symbol_settings (account_id, symbol, margin_mode, leverage) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (account_id, symbol) DO UPDATE SET margin_mode = excluded.margin_mode, "
         "leverage = excluded.leverage",
@@ -209,11 +218,11 @@ async def save_symbol_setting(
     )
 
 
-async def clear_symbol_settings(tx: aiosqlite.Connection, account_id: int) -> None:
-    await tx.execute("DELETE FROM symbol_settings WHERE account_id = ?", (account_id,))
+def clear_symbol_settings(tx: Tx, account_id: int) -> None:
+    tx.queue("DELETE FROM symbol_settings WHERE account_id = ?", (account_id,))
 
 
-async def leaderboard(tx: aiosqlite.Connection, platform: str) -> list[tuple[int, str, Decimal, Decimal]]:
+async def leaderboard(tx: Tx, platform: str) -> list[tuple[int, str, Decimal, Decimal]]:
     """(account id, name, wallet, starting balance) of a platform's accounts."""
     rows = await fetch_all(
         tx,
@@ -225,7 +234,7 @@ async def leaderboard(tx: aiosqlite.Connection, platform: str) -> list[tuple[int
 
 
 async def ledger_history(
-    tx: aiosqlite.Connection, account_id: int, limit: int = 500
+    tx: Tx, account_id: int, limit: int = 500
 ) -> list[tuple[str, str, Decimal, Decimal]]:
     """(created_at, kind, amount, balance_after) of an account's latest ledger rows, oldest first."""
     rows = await fetch_all(
@@ -237,7 +246,7 @@ async def ledger_history(
     return [(row[0], row[1], dec(row[2]), dec(row[3])) for row in rows]
 
 
-async def wallets_of(tx: aiosqlite.Connection, account_ids: list[int]) -> dict[int, Decimal]:
+async def wallets_of(tx: Tx, account_ids: list[int]) -> dict[int, Decimal]:
     """Wallet balances of many accounts in one query."""
     if not account_ids:
         return {}

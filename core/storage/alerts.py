@@ -10,6 +10,7 @@ from decimal import Decimal
 import aiosqlite
 
 from core.domain.alerts import AlertSettings, LevelState
+from core.storage.db import Tx
 from core.storage.rows import dec, fetch_all, fetch_one, stamp, text
 
 
@@ -34,7 +35,7 @@ class FundingRow:
 # ----------------------------------------------------------------------------------------- settings
 
 
-async def settings_of(tx: aiosqlite.Connection, user_ids: Iterable[int]) -> dict[int, AlertSettings]:
+async def settings_of(tx: Tx, user_ids: Iterable[int]) -> dict[int, AlertSettings]:
     """Each user's settings (defaults for users who never changed any)."""
     ids = sorted(set(user_ids))
     result = {user_id: AlertSettings() for user_id in ids}
@@ -57,11 +58,11 @@ async def settings_of(tx: aiosqlite.Connection, user_ids: Iterable[int]) -> dict
     return result
 
 
-async def settings_for(tx: aiosqlite.Connection, user_id: int) -> AlertSettings:
+async def settings_for(tx: Tx, user_id: int) -> AlertSettings:
     return (await settings_of(tx, [user_id]))[user_id]
 
 
-async def save_settings(tx: aiosqlite.Connection, user_id: int, settings: AlertSettings) -> None:
+async def save_settings(tx: Tx, user_id: int, settings: AlertSettings) -> None:
     start, end = settings.quiet if settings.quiet is not None else (None, None)
     await tx.execute(
         "INSERT INTO alert_settings (user_id, warning, danger, quiet_start, quiet_end) VALUES (?, ?, ?, ?, ?) "
@@ -76,7 +77,7 @@ async def save_settings(tx: aiosqlite.Connection, user_id: int, settings: AlertS
     )
 
 
-async def users_with_kind(tx: aiosqlite.Connection, kind: str) -> list[int]:
+async def users_with_kind(tx: Tx, kind: str) -> list[int]:
     """Users who switched a default-off kind (funding, digest) on."""
     return [
         int(row[0])
@@ -99,7 +100,7 @@ class SavedLevel:
     fired: int  # pushes ever sent for this subject
 
 
-async def levels_of(tx: aiosqlite.Connection, user_id: int) -> dict[str, SavedLevel]:
+async def levels_of(tx: Tx, user_id: int) -> dict[str, SavedLevel]:
     """subject → what fired for it."""
     rows = await fetch_all(
         tx, "SELECT subject, episode, warned, endangered, fired FROM margin_alert_state WHERE user_id = ?", (user_id,)
@@ -107,7 +108,7 @@ async def levels_of(tx: aiosqlite.Connection, user_id: int) -> dict[str, SavedLe
     return {row[0]: SavedLevel(row[1], LevelState(bool(row[2]), bool(row[3])), int(row[4])) for row in rows}
 
 
-async def save_level(tx: aiosqlite.Connection, user_id: int, subject: str, level: SavedLevel, now: datetime) -> None:
+async def save_level(tx: Tx, user_id: int, subject: str, level: SavedLevel, now: datetime) -> None:
     await tx.execute(
         "INSERT INTO margin_alert_state (user_id, subject, episode, warned, endangered, fired, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, subject) DO UPDATE SET episode = excluded.episode, "
@@ -125,7 +126,7 @@ async def save_level(tx: aiosqlite.Connection, user_id: int, subject: str, level
     )
 
 
-async def rearm_closed(tx: aiosqlite.Connection) -> None:
+async def rearm_closed(tx: Tx) -> None:
     """Re-arm the levels of subjects that no longer exist (liquidated or closed since they fired)."""
     await tx.execute(
         "UPDATE margin_alert_state SET warned = 0, endangered = 0 WHERE (warned = 1 OR endangered = 1) "
@@ -136,7 +137,7 @@ async def rearm_closed(tx: aiosqlite.Connection) -> None:
     )
 
 
-async def position_episodes(tx: aiosqlite.Connection, account_id: int) -> dict[str, tuple[int, str]]:
+async def position_episodes(tx: Tx, account_id: int) -> dict[str, tuple[int, str]]:
     """symbol → (row id, 'id@opened_at') of each open position: its identity while it stays open."""
     return {
         row[0]: (int(row[1]), f"{row[1]}@{row[2]}")
@@ -156,7 +157,7 @@ def _price_alert(row: aiosqlite.Row) -> PriceAlertRow:
 
 
 async def add_price_alert(
-    tx: aiosqlite.Connection, user_id: int, symbol: str, direction: str, price: Decimal, now: datetime
+    tx: Tx, user_id: int, symbol: str, direction: str, price: Decimal, now: datetime
 ) -> int:
     cursor = await tx.execute(
         "INSERT INTO price_alerts (user_id, symbol, direction, price, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -166,14 +167,14 @@ async def add_price_alert(
     return int(cursor.lastrowid)
 
 
-async def price_alerts_of(tx: aiosqlite.Connection, user_id: int) -> list[PriceAlertRow]:
+async def price_alerts_of(tx: Tx, user_id: int) -> list[PriceAlertRow]:
     return [
         _price_alert(row)
         for row in await fetch_all(tx, "SELECT * FROM price_alerts WHERE user_id = ? ORDER BY id", (user_id,))
     ]
 
 
-async def price_alerts_for(tx: aiosqlite.Connection, symbols: list[str]) -> list[PriceAlertRow]:
+async def price_alerts_for(tx: Tx, symbols: list[str]) -> list[PriceAlertRow]:
     marks = ",".join("?" * len(symbols))
     return [
         _price_alert(row)
@@ -181,7 +182,7 @@ async def price_alerts_for(tx: aiosqlite.Connection, symbols: list[str]) -> list
     ]
 
 
-async def remove_price_alert(tx: aiosqlite.Connection, alert_id: int, user_id: int | None = None) -> bool:
+async def remove_price_alert(tx: Tx, alert_id: int, user_id: int | None = None) -> bool:
     """Delete an alert (only the owner's when `user_id` is given); True when one was deleted."""
     if user_id is None:
         cursor = await tx.execute("DELETE FROM price_alerts WHERE id = ?", (alert_id,))
@@ -193,7 +194,7 @@ async def remove_price_alert(tx: aiosqlite.Connection, alert_id: int, user_id: i
 # ------------------------------------------------------------------------------------- funding, digest
 
 
-async def funding_paid_at(tx: aiosqlite.Connection, at: datetime) -> list[FundingRow]:
+async def funding_paid_at(tx: Tx, at: datetime) -> list[FundingRow]:
     """Funding ledger rows booked at funding time `at`, with the rate applied."""
     rows = await fetch_all(
         tx,
@@ -205,7 +206,7 @@ async def funding_paid_at(tx: aiosqlite.Connection, at: datetime) -> list[Fundin
     return [FundingRow(int(r[0]), r[1], dec(r[2]), dec(r[3]) if r[3] is not None else None) for r in rows]
 
 
-async def ledger_change_since(tx: aiosqlite.Connection, account_id: int, since: datetime) -> Decimal:
+async def ledger_change_since(tx: Tx, account_id: int, since: datetime) -> Decimal:
     """Wallet change since `since`, leaving out resets."""
     rows = await fetch_all(
         tx,
@@ -215,14 +216,14 @@ async def ledger_change_since(tx: aiosqlite.Connection, account_id: int, since: 
     return sum((dec(row[0]) for row in rows), Decimal(0))
 
 
-async def lowest_warning(tx: aiosqlite.Connection, default: Decimal) -> Decimal:
+async def lowest_warning(tx: Tx, default: Decimal) -> Decimal:
     """The lowest warning level any user chose (the risk index screens at it), or the default."""
     # one aggregate row per tick, not every user's settings: REAL is exact enough for a screening threshold
     row = await fetch_one(tx, "SELECT MIN(CAST(warning AS REAL)) FROM alert_settings")
     return min(default, dec(row[0])) if row is not None and row[0] is not None else default
 
 
-async def accounts_with_raised_levels(tx: aiosqlite.Connection) -> set[int]:
+async def accounts_with_raised_levels(tx: Tx) -> set[int]:
     """Accounts with a warning or danger level fired and not yet re-armed (they must be re-checked)."""
     rows = await fetch_all(
         tx,
@@ -232,7 +233,7 @@ async def accounts_with_raised_levels(tx: aiosqlite.Connection) -> set[int]:
     return {int(row[0]) for row in rows}
 
 
-async def raised_subjects(tx: aiosqlite.Connection, user_ids: Iterable[int]) -> set[tuple[int, str]]:
+async def raised_subjects(tx: Tx, user_ids: Iterable[int]) -> set[tuple[int, str]]:
     """(user, subject) pairs whose warning or danger level is raised right now."""
     ids = sorted(set(user_ids))
     if not ids:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
+from core.storage.db import Tx
 from core.storage.rows import fetch_one, stamp
 
 
-async def save_button(tx: aiosqlite.Connection, token: str, user_id: int, command: str, now: datetime) -> None:
+async def save_button(tx: Tx, token: str, user_id: int, command: str, now: datetime) -> None:
     await tx.execute(
         "INSERT INTO buttons (token, user_id, command, created_at) VALUES (?, ?, ?, ?)",
         (token, user_id, command, stamp(now)),
     )
 
 
-async def find_button(tx: aiosqlite.Connection, token: str) -> tuple[int, str, str] | None:
+async def find_button(tx: Tx, token: str) -> tuple[int, str, str] | None:
     """(owner user id, owner display name, command) of a token."""
     row = await fetch_one(
         tx,
@@ -26,7 +25,7 @@ async def find_button(tx: aiosqlite.Connection, token: str) -> tuple[int, str, s
     return (int(row[0]), str(row[1]), str(row[2])) if row else None
 
 
-async def first_time(tx: aiosqlite.Connection, platform: str, update_id: str, now: datetime) -> bool:
+async def first_time(tx: Tx, platform: str, update_id: str, now: datetime) -> bool:
     """Remember an update; False when it was seen before (a redelivery)."""
     cursor = await tx.execute(
         "INSERT OR IGNORE INTO processed_updates (platform, update_id, processed_at) VALUES (?, ?, ?)",
@@ -35,7 +34,7 @@ async def first_time(tx: aiosqlite.Connection, platform: str, update_id: str, no
     return (cursor.rowcount or 0) > 0
 
 
-async def prune(tx: aiosqlite.Connection, buttons_before: datetime, updates_before: datetime) -> tuple[int, int]:
+async def prune(tx: Tx, buttons_before: datetime, updates_before: datetime) -> tuple[int, int]:
     """Forget old button tokens and processed update ids; returns how many of each went."""
     buttons = await tx.execute("DELETE FROM buttons WHERE created_at < ?", (stamp(buttons_before),))
     updates = await tx.execute("DELETE FROM processed_updates WHERE processed_at < ?", (stamp(updates_before),))

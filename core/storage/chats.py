@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-import aiosqlite
-
+from core.storage.db import Tx
 from core.storage.rows import dec, fetch_all, fetch_one, stamp
 
 
-async def remember_member(tx: aiosqlite.Connection, platform: str, chat_id: str, user_id: int, now: datetime) -> None:
+async def remember_member(tx: Tx, platform: str, chat_id: str, user_id: int, now: datetime) -> None:
     await tx.execute(
         "INSERT OR IGNORE INTO chat_members (platform, chat_id, user_id, joined_at) VALUES (?, ?, ?, ?)",
         (platform, chat_id, user_id, stamp(now)),
@@ -18,7 +17,7 @@ async def remember_member(tx: aiosqlite.Connection, platform: str, chat_id: str,
 
 
 async def member_balances(
-    tx: aiosqlite.Connection, platform: str, chat_id: str
+    tx: Tx, platform: str, chat_id: str
 ) -> list[tuple[int, str, Decimal, Decimal]]:
     """(account id, name, wallet, starting balance) of a chat's members."""
     rows = await fetch_all(
@@ -31,14 +30,14 @@ async def member_balances(
     return [(int(row[0]), row[1], dec(row[2]), dec(row[3])) for row in rows]
 
 
-async def get_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key: str) -> str | None:
+async def get_setting(tx: Tx, platform: str, chat_id: str, key: str) -> str | None:
     row = await fetch_one(
         tx, "SELECT value FROM chat_settings WHERE platform = ? AND chat_id = ? AND key = ?", (platform, chat_id, key)
     )
     return str(row[0]) if row else None
 
 
-async def set_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key: str, value: str) -> None:
+async def set_setting(tx: Tx, platform: str, chat_id: str, key: str, value: str) -> None:
     await tx.execute(
         "INSERT INTO chat_settings (platform, chat_id, key, value) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (platform, chat_id, key) DO UPDATE SET value = excluded.value",
@@ -46,7 +45,7 @@ async def set_setting(tx: aiosqlite.Connection, platform: str, chat_id: str, key
     )
 
 
-async def chats_of(tx: aiosqlite.Connection, platform: str, platform_user_id: str) -> list[str]:
+async def chats_of(tx: Tx, platform: str, platform_user_id: str) -> list[str]:
     """Group chats a user has written in, most recent first."""
     return [
         str(row[0])

@@ -4,15 +4,91 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
-Tx = aiosqlite.Connection  # what a use case holds inside `Database.transaction()`; services name it, storage uses it
-
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+Params = Iterable[object] | Mapping[str, object]
+Queued = tuple[str, Any, bool]  # (sql, parameters, executemany?)
+
+
+class Tx(aiosqlite.Connection):
+    """aiosqlite's connection, plus writes that need no answer: `queue()` holds them until the next statement
+    on this connection or the commit, and both carry them to aiosqlite's thread in the same trip. A use case
+    then waits twice: once for what it reads, once for everything it writes and the COMMIT.
+
+    Their errors surface at that next statement or at the commit, still inside the use case's transaction,
+    which then rolls back. (aiosqlite has no public way to run several statements in one trip: this builds on
+    `Connection._execute`, the method every one of its own calls goes through; the version is pinned.)
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._queued: list[Queued] = []
+        self.trips = 0  # calls carried to aiosqlite's thread: what a use case waits for (bench/commands prints it)
+
+    def queue(self, sql: str, parameters: Params = ()) -> None:
+        self._queued.append((sql, bind(parameters), False))
+
+    def queue_many(self, sql: str, rows: Iterable[Params]) -> None:
+        self._queued.append((sql, [bind(row) for row in rows], True))
+
+    @property
+    def has_writes(self) -> bool:
+        """Something to commit: a statement ran in the open transaction, or writes wait in the queue."""
+        return bool(self._queued) or self.in_transaction
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._queued:
+            return await self._send(partial(fn, *args, **kwargs))
+        queued, self._queued = self._queued, []
+        return await self._send(partial(_after, self._conn, queued, partial(fn, *args, **kwargs)))
+
+    async def commit_all(self) -> None:
+        """The queued writes and the COMMIT in one trip; nothing of it lands if any statement fails."""
+        queued, self._queued = self._queued, []
+        await self._send(partial(_commit, self._conn, queued))
+
+    async def _send(self, call: Callable[[], Any]) -> Any:
+        self.trips += 1
+        return await super()._execute(call)  # type: ignore[no-untyped-call]
+
+    def drop_queued(self) -> None:
+        self._queued = []
+
+
+def bind(params: Params) -> tuple[object, ...] | dict[str, object]:
+    return dict(params) if isinstance(params, Mapping) else tuple(params)
+
+
+def _run(conn: sqlite3.Connection, queued: list[Queued]) -> None:  # in aiosqlite's thread
+    for sql, parameters, many in queued:
+        if many:
+            conn.executemany(sql, parameters)
+        else:
+            conn.execute(sql, parameters)
+
+
+def _after(conn: sqlite3.Connection, queued: list[Queued], call: Callable[[], Any]) -> Any:  # in aiosqlite's thread
+    _run(conn, queued)
+    return call()
+
+
+def _commit(conn: sqlite3.Connection, queued: list[Queued]) -> None:  # in aiosqlite's thread
+    try:
+        _run(conn, queued)
+        if conn.in_transaction:
+            conn.commit()
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
 
 
 class Database:
@@ -20,7 +96,7 @@ class Database:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._conn: aiosqlite.Connection | None = None
+        self._conn: Tx | None = None
         self._lock = asyncio.Lock()
 
     async def open(self, migrations: Path = MIGRATIONS_DIR) -> None:
@@ -29,14 +105,16 @@ class Database:
         # sqlite3 opens the transaction itself (BEGIN IMMEDIATE) right before a use case's first write, in
         # the same trip to aiosqlite's thread: no round trip of its own. The asyncio lock below keeps use
         # cases one at a time, so reads before that first write see nothing half-done.
-        self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE", timeout=10.0)
-        self._conn.row_factory = aiosqlite.Row
+        path = self.path
+        conn = self._conn = Tx(lambda: sqlite3.connect(path, isolation_level="IMMEDIATE", timeout=10.0))
+        await conn
+        conn.row_factory = aiosqlite.Row
         try:
-            await self._conn.execute("PRAGMA journal_mode=WAL")
-            await self._conn.execute("PRAGMA synchronous=NORMAL")
-            await self._conn.execute("PRAGMA foreign_keys=ON")
-            await self._conn.execute("PRAGMA busy_timeout=5000")
-            await migrate(self._conn, migrations)
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await migrate(conn, migrations)
         except BaseException:
             await self.close()  # never leave a half-open connection (its thread would keep the process alive)
             raise
@@ -47,20 +125,20 @@ class Database:
             self._conn = None
 
     @property
-    def conn(self) -> aiosqlite.Connection:
+    def conn(self) -> Tx:
         if self._conn is None:
             raise RuntimeError("database is not open")
         return self._conn
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Tx]:
         """One use case at a time on this connection: its writes commit together, or roll back on any error."""
         async with self._lock:
             conn = self.conn
             try:
                 yield conn
-                if conn.in_transaction:  # a read-only use case never opened one
-                    await asyncio.shield(conn.execute("COMMIT"))
+                if conn.has_writes:  # a read-only use case has nothing to commit
+                    await asyncio.shield(conn.commit_all())
             except BaseException:
                 await asyncio.shield(_roll_back(conn))
                 raise
@@ -75,9 +153,11 @@ class Database:
                 await dest.close()
 
 
-async def _roll_back(conn: aiosqlite.Connection) -> None:
-    """Undo what the failed or cancelled use case wrote, including statements still queued when it stopped:
-    a trivial query first runs behind them, then the transaction (if one was opened) is rolled back."""
+async def _roll_back(conn: Tx) -> None:
+    """Undo what the failed or cancelled use case wrote: its queued writes are dropped; statements already on
+    their way to aiosqlite's thread are waited for (a trivial query runs behind them), then the transaction
+    (if one was opened) is rolled back."""
+    conn.drop_queued()
     await conn.execute_fetchall("SELECT 1")
     if conn.in_transaction:
         await conn.execute("ROLLBACK")

@@ -11,28 +11,8 @@ import aiosqlite
 
 from core.domain.orders import Order, OrderType
 from core.domain.positions import Mode
+from core.storage.db import Tx
 from core.storage.rows import dec, fetch_all, fetch_one, stamp, text
-
-
-async def reserved_margin(tx: aiosqlite.Connection, account_id: int) -> Decimal:
-    """Initial margin held by the account's open orders."""
-    rows = await fetch_all(
-        tx, "SELECT reserved_margin FROM orders WHERE account_id = ? AND status = 'open'", (account_id,)
-    )
-    return sum((dec(row[0]) for row in rows), Decimal(0))
-
-
-async def has_open_orders(tx: aiosqlite.Connection, account_id: int, symbol: str) -> bool:
-    """Open orders that lock the margin mode. Reduce-only orders live only with their position, which
-    locks the mode by itself, so one left behind by a close never keeps the mode locked."""
-    return (
-        await fetch_one(
-            tx,
-            "SELECT 1 FROM orders WHERE account_id = ? AND symbol = ? AND status = 'open' AND reduce_only = 0 LIMIT 1",
-            (account_id, symbol),
-        )
-        is not None
-    )
 
 
 def _optional(value: object) -> Decimal | None:
@@ -64,7 +44,7 @@ def _order(row: aiosqlite.Row) -> Order:
     )
 
 
-async def add_order(tx: aiosqlite.Connection, order: Order, now: datetime) -> Order:
+async def add_order(tx: Tx, order: Order, now: datetime) -> Order:
     """Store a new open order (its `id` is ignored) and return it with the id it got."""
     cursor = await tx.execute(
         "INSERT INTO orders (account_id, symbol, side, type, qty, price, leverage, margin_mode, reduce_only, "
@@ -94,12 +74,12 @@ async def add_order(tx: aiosqlite.Connection, order: Order, now: datetime) -> Or
     return stored
 
 
-async def order_by_id(tx: aiosqlite.Connection, order_id: int) -> Order | None:
+async def order_by_id(tx: Tx, order_id: int) -> Order | None:
     row = await fetch_one(tx, "SELECT * FROM orders WHERE id = ?", (order_id,))
     return _order(row) if row else None
 
 
-async def open_orders_of(tx: aiosqlite.Connection, account_id: int, symbol: str | None = None) -> list[Order]:
+async def open_orders_of(tx: Tx, account_id: int, symbol: str | None = None) -> list[Order]:
     return [
         _order(row)
         for row in await fetch_all(
@@ -110,7 +90,7 @@ async def open_orders_of(tx: aiosqlite.Connection, account_id: int, symbol: str 
     ]
 
 
-async def open_orders_on(tx: aiosqlite.Connection, symbols: Sequence[str]) -> list[Order]:
+async def open_orders_on(tx: Tx, symbols: Sequence[str]) -> list[Order]:
     """Every open order on these symbols, oldest first (the order they are examined on a tick)."""
     if not symbols:
         return []
@@ -123,14 +103,14 @@ async def open_orders_on(tx: aiosqlite.Connection, symbols: Sequence[str]) -> li
     ]
 
 
-async def set_best_mark(tx: aiosqlite.Connection, order_id: int, best: Decimal, now: datetime) -> None:
+async def set_best_mark(tx: Tx, order_id: int, best: Decimal, now: datetime) -> None:
     await tx.execute(
         "UPDATE orders SET best_mark = ?, updated_at = ? WHERE id = ? AND status = 'open'",
         (text(best), stamp(now), order_id),
     )
 
 
-async def mark_filled(tx: aiosqlite.Connection, order_id: int, price: Decimal, now: datetime) -> None:
+async def mark_filled(tx: Tx, order_id: int, price: Decimal, now: datetime) -> None:
     """Filled: the order no longer holds margin (only open orders count in `reserved_margin`)."""
     await tx.execute(
         "UPDATE orders SET status = 'filled', fill_price = ?, updated_at = ?, end_reason = 'filled' WHERE id = ?",
@@ -138,7 +118,7 @@ async def mark_filled(tx: aiosqlite.Connection, order_id: int, price: Decimal, n
     )
 
 
-async def cancel(tx: aiosqlite.Connection, order_ids: Sequence[int], reason: str, now: datetime) -> None:
+async def cancel(tx: Tx, order_ids: Sequence[int], reason: str, now: datetime) -> None:
     """Cancel these orders (status open or just marked filled); the margin they held is released."""
     await tx.executemany(
         "UPDATE orders SET status = 'cancelled', fill_price = NULL, updated_at = ?, end_reason = ? WHERE id = ?",
@@ -146,23 +126,22 @@ async def cancel(tx: aiosqlite.Connection, order_ids: Sequence[int], reason: str
     )
 
 
-async def cancel_orphaned(tx: aiosqlite.Connection, account_id: int, now: datetime, symbol: str | None = None) -> int:
+def cancel_orphaned(tx: Tx, account_id: int, now: datetime, symbol: str | None = None) -> None:
     """Cancel reduce-only orders left without the position they protect (closed, liquidated or flipped).
 
     Hook: call it in the transaction of any fill that can close or flip a position; `symbol` None checks all.
     """
-    cursor = await tx.execute(
+    tx.queue(
         "UPDATE orders SET status = 'cancelled', end_reason = 'position_closed', updated_at = ? "
         "WHERE account_id = ? AND status = 'open' AND reduce_only = 1 AND (? IS NULL OR symbol = ?) "
         "AND NOT EXISTS (SELECT 1 FROM positions p WHERE p.account_id = orders.account_id "
         "AND p.symbol = orders.symbol AND p.side = -orders.side)",
         (stamp(now), account_id, symbol, symbol),
     )
-    return cursor.rowcount or 0
 
 
 async def cancel_open_on(
-    tx: aiosqlite.Connection, account_id: int, symbols: list[str], reason: str, now: datetime
+    tx: Tx, account_id: int, symbols: list[str], reason: str, now: datetime
 ) -> int:
     """Cancel an account's open orders on these symbols (a liquidation's first step, for what it closes)."""
     marks = ",".join("?" * len(symbols))
@@ -174,7 +153,7 @@ async def cancel_open_on(
     return cursor.rowcount or 0
 
 
-async def cancel_all_open(tx: aiosqlite.Connection, account_id: int, reason: str, now: datetime) -> int:
+async def cancel_all_open(tx: Tx, account_id: int, reason: str, now: datetime) -> int:
     """Cancel every open order of an account (Binance: the first step of a liquidation; also `/reset`)."""
     cursor = await tx.execute(
         "UPDATE orders SET status = 'cancelled', end_reason = ?, updated_at = ? WHERE account_id = ? "

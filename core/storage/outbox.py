@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosqlite
 
+from core.storage.db import Tx
 from core.storage.rows import fetch_all, fetch_one, stamp
 
 NO_TIME = datetime.min.replace(tzinfo=UTC)  # rows built before created_at was read
@@ -31,7 +32,7 @@ class OutboxRow:
 
 
 async def enqueue(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     user_id: int,
     kind: str,
     priority: int,
@@ -56,7 +57,7 @@ _SELECT = (
 
 
 async def deliverable(
-    tx: aiosqlite.Connection, now: datetime, platforms: Collection[str], limit: int = 1000
+    tx: Tx, now: datetime, platforms: Collection[str], limit: int = 1000
 ) -> list[OutboxRow]:
     """Undelivered rows due at `now` for users reachable on one of `platforms`, most urgent first."""
     if not platforms:
@@ -74,7 +75,7 @@ async def deliverable(
     ]
 
 
-async def next_attempt_after(tx: aiosqlite.Connection, now: datetime, platforms: Collection[str]) -> datetime | None:
+async def next_attempt_after(tx: Tx, now: datetime, platforms: Collection[str]) -> datetime | None:
     """The earliest postponed retry still to come, for users reachable on `platforms`."""
     if not platforms:
         return None
@@ -90,7 +91,7 @@ async def next_attempt_after(tx: aiosqlite.Connection, now: datetime, platforms:
     return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
-async def still_pending(tx: aiosqlite.Connection, ids: Collection[int]) -> set[int]:
+async def still_pending(tx: Tx, ids: Collection[int]) -> set[int]:
     """Which of `ids` are neither delivered nor settled, and whose user still accepts pushes."""
     if not ids:
         return set()
@@ -106,7 +107,7 @@ async def still_pending(tx: aiosqlite.Connection, ids: Collection[int]) -> set[i
     }
 
 
-async def skip(tx: aiosqlite.Connection, ids: list[int], reason: str, now: datetime) -> None:
+async def skip(tx: Tx, ids: list[int], reason: str, now: datetime) -> None:
     """Settle rows without sending them (`reason`: off, failed): they will never be sent."""
     await tx.executemany(
         "UPDATE outbox SET delivered_at = ?, skipped = ? WHERE id = ? AND delivered_at IS NULL",
@@ -114,7 +115,7 @@ async def skip(tx: aiosqlite.Connection, ids: list[int], reason: str, now: datet
     )
 
 
-async def delivered_count(tx: aiosqlite.Connection, user_id: int | None = None) -> int:
+async def delivered_count(tx: Tx, user_id: int | None = None) -> int:
     """Rows sent (delivered and not skipped), of one user or of everyone."""
     query = "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL AND skipped IS NULL"
     args: tuple[int, ...] = ()
@@ -141,13 +142,13 @@ def _row(row: aiosqlite.Row) -> OutboxRow:
     )
 
 
-async def mark_delivered(tx: aiosqlite.Connection, ids: list[int], now: datetime) -> None:
+async def mark_delivered(tx: Tx, ids: list[int], now: datetime) -> None:
     await tx.executemany(
         "UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL", [(stamp(now), i) for i in ids]
     )
 
 
-async def postpone(tx: aiosqlite.Connection, ids: list[int], until: datetime) -> None:
+async def postpone(tx: Tx, ids: list[int], until: datetime) -> None:
     await tx.executemany(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
         [(stamp(until), i) for i in ids],

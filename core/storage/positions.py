@@ -10,6 +10,7 @@ from typing import cast
 import aiosqlite
 
 from core.domain.positions import Mode, Position
+from core.storage.db import Tx
 from core.storage.rows import dec, fetch_all, position_from, stamp, text
 
 
@@ -26,14 +27,14 @@ class TradeRow:
     created_at: str
 
 
-async def positions_of(tx: aiosqlite.Connection, account_id: int) -> list[Position]:
+async def positions_of(tx: Tx, account_id: int) -> list[Position]:
     return [
         position_from(row)
         for row in await fetch_all(tx, "SELECT * FROM positions WHERE account_id = ? ORDER BY id", (account_id,))
     ]
 
 
-async def accounts_holding(tx: aiosqlite.Connection, symbols: list[str]) -> list[int]:
+async def accounts_holding(tx: Tx, symbols: list[str]) -> list[int]:
     marks = ",".join("?" * len(symbols))
     return [
         int(row[0])
@@ -43,8 +44,8 @@ async def accounts_holding(tx: aiosqlite.Connection, symbols: list[str]) -> list
     ]
 
 
-async def save_position(tx: aiosqlite.Connection, account_id: int, position: Position, now: datetime) -> None:
-    await tx.execute(
+def save_position(tx: Tx, account_id: int, position: Position, now: datetime) -> None:
+    tx.queue(
         "INSERT INTO positions (account_id, symbol, side, qty, entry_price, leverage, margin_mode, margin, "
         "opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, symbol) DO UPDATE SET "
         "side = excluded.side, qty = excluded.qty, entry_price = excluded.entry_price, "
@@ -63,16 +64,16 @@ async def save_position(tx: aiosqlite.Connection, account_id: int, position: Pos
     )
 
 
-async def delete_position(tx: aiosqlite.Connection, account_id: int, symbol: str) -> None:
-    await tx.execute("DELETE FROM positions WHERE account_id = ? AND symbol = ?", (account_id, symbol))
+def delete_position(tx: Tx, account_id: int, symbol: str) -> None:
+    tx.queue("DELETE FROM positions WHERE account_id = ? AND symbol = ?", (account_id, symbol))
 
 
-async def delete_positions(tx: aiosqlite.Connection, account_id: int) -> None:
-    await tx.execute("DELETE FROM positions WHERE account_id = ?", (account_id,))
+def delete_positions(tx: Tx, account_id: int) -> None:
+    tx.queue("DELETE FROM positions WHERE account_id = ?", (account_id,))
 
 
-async def record_trade(
-    tx: aiosqlite.Connection,
+def record_trade(
+    tx: Tx,
     account_id: int,
     position: Position,
     qty: Decimal,
@@ -82,7 +83,7 @@ async def record_trade(
     kind: str,
     now: datetime,
 ) -> None:
-    await tx.execute(
+    tx.queue(
         "INSERT INTO trades (account_id, symbol, side, qty, price, fee, realized_pnl, kind, margin_mode, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -100,7 +101,7 @@ async def record_trade(
     )
 
 
-async def trades_of(tx: aiosqlite.Connection, account_id: int, limit: int = 10) -> list[TradeRow]:
+async def trades_of(tx: Tx, account_id: int, limit: int = 10) -> list[TradeRow]:
     rows = await fetch_all(
         tx, "SELECT * FROM trades WHERE account_id = ? ORDER BY id DESC LIMIT ?", (account_id, limit)
     )
@@ -120,7 +121,7 @@ async def trades_of(tx: aiosqlite.Connection, account_id: int, limit: int = 10) 
     ]
 
 
-async def positions_of_accounts(tx: aiosqlite.Connection, account_ids: list[int]) -> dict[int, list[Position]]:
+async def positions_of_accounts(tx: Tx, account_ids: list[int]) -> dict[int, list[Position]]:
     """Open positions of many accounts in one query (every id present, possibly with no position)."""
     held: dict[int, list[Position]] = {account_id: [] for account_id in account_ids}
     if not account_ids:
@@ -132,7 +133,7 @@ async def positions_of_accounts(tx: aiosqlite.Connection, account_ids: list[int]
     return held
 
 
-async def take_dirty(tx: aiosqlite.Connection) -> list[int]:
+async def take_dirty(tx: Tx) -> list[int]:
     """Accounts changed since the last call (filled by triggers), and forget them."""
     rows = await fetch_all(tx, "SELECT account_id FROM risk_dirty")
     if rows:
@@ -147,17 +148,20 @@ class AccountState:
     positions: list[Position]
     reserved_margin: Decimal  # initial margin held by open orders
     settings: dict[str, tuple[Mode, int]]  # symbol → (margin mode, leverage) chosen before
+    ordered: frozenset[str] = frozenset()  # symbols with an open opening order, which locks their margin mode
 
 
-# the open orders' reserved margin and the per-symbol settings of account `a.id`, as two columns
+# the open orders (symbol, reduce-only, reserved margin) and the per-symbol settings of account `a.id`, as two
+# columns
 STATE_COLUMNS = (
-    "(SELECT group_concat(reserved_margin, ' ') FROM orders WHERE account_id = a.id AND status = 'open') "
-    "AS reserved_all, (SELECT group_concat(symbol || ' ' || margin_mode || ' ' || leverage, ',') "
+    "(SELECT group_concat(symbol || ' ' || reduce_only || ' ' || reserved_margin, ',') FROM orders "
+    "WHERE account_id = a.id AND status = 'open') AS orders_all, "
+    "(SELECT group_concat(symbol || ' ' || margin_mode || ' ' || leverage, ',') "
     "FROM symbol_settings WHERE account_id = a.id) AS settings_all"
 )
 
 
-async def account_state(tx: aiosqlite.Connection, account_id: int) -> AccountState:
+async def account_state(tx: Tx, account_id: int) -> AccountState:
     rows = await fetch_all(
         tx,
         f"SELECT {STATE_COLUMNS}, p.* FROM accounts a LEFT JOIN positions p ON p.account_id = a.id "
@@ -170,11 +174,18 @@ async def account_state(tx: aiosqlite.Connection, account_id: int) -> AccountSta
 def state_from(rows: list[aiosqlite.Row]) -> AccountState:
     """An AccountState from rows carrying STATE_COLUMNS and (LEFT JOINed) position columns."""
     first = rows[0]
-    reserved = sum((dec(v) for v in (first["reserved_all"] or "").split()), Decimal(0))
+    reserved = Decimal(0)
+    ordered = set()
+    for item in (first["orders_all"] or "").split(","):
+        if item:
+            symbol, reduce_only, margin = item.split(" ")
+            reserved += dec(margin)
+            if reduce_only == "0":  # a stop left without its position never locks the mode
+                ordered.add(symbol)
     settings: dict[str, tuple[Mode, int]] = {}
     for item in (first["settings_all"] or "").split(","):
         if item:
             symbol, mode, leverage = item.split(" ")
             settings[symbol] = (cast(Mode, mode), int(leverage))
     positions = [position_from(row) for row in rows if row["symbol"] is not None]
-    return AccountState(positions, reserved, settings)
+    return AccountState(positions, reserved, settings, frozenset(ordered))

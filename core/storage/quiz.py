@@ -8,6 +8,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from core.storage.db import Tx
 from core.storage.rows import fetch_all, fetch_one, stamp
 
 
@@ -71,7 +72,7 @@ def _ask(row: aiosqlite.Row) -> AskRow:
     )
 
 
-async def insert_ask(tx: aiosqlite.Connection, ask: NewAsk, now: datetime) -> int:
+async def insert_ask(tx: Tx, ask: NewAsk, now: datetime) -> int:
     cursor = await tx.execute(
         "INSERT INTO quiz_asks (user_id, platform, chat_id, is_round, question_id, topic, difficulty, text, "
         "options, correct, explanation, asked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -94,12 +95,12 @@ async def insert_ask(tx: aiosqlite.Connection, ask: NewAsk, now: datetime) -> in
     return int(cursor.lastrowid)
 
 
-async def ask_by_id(tx: aiosqlite.Connection, ask_id: int) -> AskRow | None:
+async def ask_by_id(tx: Tx, ask_id: int) -> AskRow | None:
     row = await fetch_one(tx, "SELECT * FROM quiz_asks WHERE id = ?", (ask_id,))
     return _ask(row) if row else None
 
 
-async def has_answered(tx: aiosqlite.Connection, ask_id: int, user_id: int) -> bool:
+async def has_answered(tx: Tx, ask_id: int, user_id: int) -> bool:
     return (
         await fetch_one(tx, "SELECT 1 FROM quiz_answers WHERE ask_id = ? AND user_id = ?", (ask_id, user_id))
         is not None
@@ -107,7 +108,7 @@ async def has_answered(tx: aiosqlite.Connection, ask_id: int, user_id: int) -> b
 
 
 async def record_answer(
-    tx: aiosqlite.Connection, ask_id: int, user_id: int, chosen: int, correct: bool, points: int, now: datetime
+    tx: Tx, ask_id: int, user_id: int, chosen: int, correct: bool, points: int, now: datetime
 ) -> None:
     await tx.execute(
         "INSERT INTO quiz_answers (ask_id, user_id, chosen, correct, points, answered_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -115,14 +116,14 @@ async def record_answer(
     )
 
 
-async def score_of(tx: aiosqlite.Connection, user_id: int) -> ScoreRow:
+async def score_of(tx: Tx, user_id: int) -> ScoreRow:
     row = await fetch_one(
         tx, "SELECT score, streak, best_streak, answered, correct, asked FROM quiz_scores WHERE user_id = ?", (user_id,)
     )
     return ScoreRow(*(int(v) for v in row)) if row else ScoreRow()
 
 
-async def save_score(tx: aiosqlite.Connection, user_id: int, s: ScoreRow) -> None:
+async def save_score(tx: Tx, user_id: int, s: ScoreRow) -> None:
     await tx.execute(
         "INSERT INTO quiz_scores (user_id, score, streak, best_streak, answered, correct, asked) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET score = excluded.score, "
@@ -132,14 +133,14 @@ async def save_score(tx: aiosqlite.Connection, user_id: int, s: ScoreRow) -> Non
     )
 
 
-async def topics_of(tx: aiosqlite.Connection, user_id: int) -> dict[str, TopicRow]:
+async def topics_of(tx: Tx, user_id: int) -> dict[str, TopicRow]:
     rows = await fetch_all(
         tx, "SELECT topic, box, due_seq, answered, correct FROM quiz_topics WHERE user_id = ?", (user_id,)
     )
     return {row[0]: TopicRow(row[0], int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows}
 
 
-async def save_topic(tx: aiosqlite.Connection, user_id: int, t: TopicRow) -> None:
+async def save_topic(tx: Tx, user_id: int, t: TopicRow) -> None:
     await tx.execute(
         "INSERT INTO quiz_topics (user_id, topic, box, due_seq, answered, correct) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (user_id, topic) DO UPDATE SET box = excluded.box, due_seq = excluded.due_seq, "
@@ -148,7 +149,7 @@ async def save_topic(tx: aiosqlite.Connection, user_id: int, t: TopicRow) -> Non
     )
 
 
-async def times_asked(tx: aiosqlite.Connection, user_id: int, topic: str) -> dict[str, int]:
+async def times_asked(tx: Tx, user_id: int, topic: str) -> dict[str, int]:
     """How often each question of a topic was put to this user (personally or in a round they answered)."""
     return {
         row[0]: int(row[1])
@@ -161,7 +162,7 @@ async def times_asked(tx: aiosqlite.Connection, user_id: int, topic: str) -> dic
     }
 
 
-async def round_questions(tx: aiosqlite.Connection, platform: str, chat_id: str) -> dict[str, int]:
+async def round_questions(tx: Tx, platform: str, chat_id: str) -> dict[str, int]:
     return {
         row[0]: int(row[1])
         for row in await fetch_all(
@@ -173,7 +174,7 @@ async def round_questions(tx: aiosqlite.Connection, platform: str, chat_id: str)
     }
 
 
-async def latest_open_ask(tx: aiosqlite.Connection, user_id: int, platform: str, chat_id: str) -> int | None:
+async def latest_open_ask(tx: Tx, user_id: int, platform: str, chat_id: str) -> int | None:
     """The newest question this user may still answer: a round question of this chat, else their own."""
     row = await fetch_one(
         tx,
@@ -193,7 +194,7 @@ class BoardRow:
     answered: int
 
 
-async def group_board(tx: aiosqlite.Connection, platform: str, chat_id: str, limit: int) -> list[BoardRow]:
+async def group_board(tx: Tx, platform: str, chat_id: str, limit: int) -> list[BoardRow]:
     """Members ranked by the points of their answers to this chat's round questions."""
     rows = await fetch_all(
         tx,
@@ -206,7 +207,7 @@ async def group_board(tx: aiosqlite.Connection, platform: str, chat_id: str, lim
     return [BoardRow(row[0], int(row[1]), int(row[2]), int(row[3])) for row in rows]
 
 
-async def platform_board(tx: aiosqlite.Connection, platform: str, limit: int) -> list[BoardRow]:
+async def platform_board(tx: Tx, platform: str, limit: int) -> list[BoardRow]:
     rows = await fetch_all(
         tx,
         "SELECT u.display_name, s.score, s.correct, s.answered FROM quiz_scores s JOIN users u ON u.id = s.user_id "

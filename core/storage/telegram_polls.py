@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
+from core.storage.db import Tx
 from core.storage.rows import fetch_one, stamp
 
 
@@ -21,7 +20,7 @@ class SentPoll:
     answered: bool = False
 
 
-async def save_poll(tx: aiosqlite.Connection, poll: SentPoll, now: datetime) -> None:
+async def save_poll(tx: Tx, poll: SentPoll, now: datetime) -> None:
     await tx.execute(
         "INSERT OR IGNORE INTO telegram_polls "
         "(poll_id, ask_id, platform_user_id, chat_id, message_id, command, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -29,7 +28,7 @@ async def save_poll(tx: aiosqlite.Connection, poll: SentPoll, now: datetime) -> 
     )
 
 
-async def find_poll(tx: aiosqlite.Connection, poll_id: str) -> SentPoll | None:
+async def find_poll(tx: Tx, poll_id: str) -> SentPoll | None:
     row = await fetch_one(
         tx,
         "SELECT poll_id, ask_id, platform_user_id, chat_id, message_id, command, answered_at "
@@ -43,7 +42,7 @@ async def find_poll(tx: aiosqlite.Connection, poll_id: str) -> SentPoll | None:
     )
 
 
-async def mark_answered(tx: aiosqlite.Connection, poll_id: str, now: datetime) -> bool:
+async def mark_answered(tx: Tx, poll_id: str, now: datetime) -> bool:
     """True the first time a poll's answer is recorded."""
     cursor = await tx.execute(
         "UPDATE telegram_polls SET answered_at = ? WHERE poll_id = ? AND answered_at IS NULL", (stamp(now), poll_id)
