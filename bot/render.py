@@ -157,8 +157,9 @@ def describe(result: object) -> tuple[str, str, dict[str, Any]]:  # noqa: C901 -
         case ModeSet():
             return "mode", _mode_text(result), to_data(result)
         case Prices():
+            span, changes = _span(result.change_minutes), result.change_24h
             text = "\n".join(
-                f"{s} {price(p)}" + (f" ({signed(result.change_24h[s] * 100)} % 24h)" if s in result.change_24h else "")
+                f"{s} {price(p)}" + (f" ({signed(changes[s] * 100)} % {span})" if s in changes else "")
                 for s, p in result.marks.items()
             ) or "No prices yet."
             return "price", text, to_data(result)
@@ -207,3 +208,10 @@ def _board_text(board: Leaderboard) -> str:
     if not board.rows:
         return "Nobody on the board yet."
     return "\n".join(f"{i}. {r.name} {signed(r.return_pct)} %" for i, r in enumerate(board.rows, start=1))
+
+
+def _span(minutes: int) -> str:
+    """The window of a price change: "24h" once the feed has a day of marks, "in 2h 05m" before that."""
+    if minutes >= 24 * 60:
+        return "24h"
+    return f"in {minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"in {minutes} min"

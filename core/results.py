@@ -117,6 +117,7 @@ class Prices:
     marks: dict[str, Decimal]
     feed: str
     change_24h: dict[str, Decimal] = field(default_factory=dict)  # relative, e.g. -0.031
+    change_minutes: int = 0  # the span that change covers: 1440, or less while the feed is younger than a day
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,19 @@ async def test_inline_positions_a_price_and_a_crash_shape(core: Core) -> None:
     assert ok.data["wallet"] == "20000"
 
 
+async def test_whatif_moves_one_symbol_by_a_percentage(core: Core) -> None:
+    await _book(core)
+    reply = await run(core, ALICE, "/whatif BTC -10%")
+    [shock] = reply.data["shocks"]
+    assert shock["label"] == "BTC -10 %"
+    assert shock["marks"] == {"BTC": "54000", "ETH": "3000"}  # only BTC moved
+    assert shock["isolated"]["liquidated"] == ["BTC"] and shock["cross"]["liquidated"] == []
+    assert shock["isolated"]["lost"] == shock["cross"]["lost"]  # BTC's margin, lost either way…
+    assert "cross still holds BTC" in shock["verdict"]  # …but only cross can still win it back
+    refused = await run(core, ALICE, "/whatif SOL -10%")
+    assert refused.data["code"] == "no_position"
+
+
 async def test_learn_pages_have_a_next_button_and_end_with_a_quiz(core: Core) -> None:
     index = await run(core, ALICE, "/learn")
     assert [t["topic"] for t in index.data["topics"]] == [x.topic for x in LESSONS]

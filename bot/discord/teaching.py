@@ -47,11 +47,12 @@ async def advise(interaction: Interaction, answers: str | None = None) -> None:
 
 
 @app_commands.command(name="whatif", description="Your positions after a price shock, in isolated and in cross")
-@app_commands.describe(shock="A move of every mark (-10%), or a crash (crash wick30)", symbol="Or one symbol…",
-                       price="…at this price", positions=LEGS, share=SHARE)
+@app_commands.describe(shock="A move of every mark, or of the symbol's (-10%); or a crash (crash wick30)",
+                       symbol="Only this symbol moves…", price="…to this price (instead of a shock)", positions=LEGS,
+                       share=SHARE)
 async def whatif(interaction: Interaction, shock: str | None = None, symbol: str | None = None,
                  price: str | None = None, positions: str | None = None, share: bool = False) -> None:
-    await run_line(interaction, line("/whatif", shock, symbol, price, positions), share=share)
+    await run_line(interaction, line("/whatif", symbol, shock, price, positions), share=share)
 
 
 @app_commands.command(name="compare", description="The same positions in isolated and in cross, side by side")

@@ -101,6 +101,8 @@ def _shock_at(tokens: list[str], i: int) -> tuple[teaching.ShockSpec, int]:
     if i + 1 >= len(tokens) or tokens[i + 1] == ",":
         raise Refused("unexpected_argument", f"I don't understand '{tokens[i][:30]}' here.", "/whatif BTC 50000")
     symbol = symbol_word(tokens[i], "/whatif BTC 50000")
+    if tokens[i + 1].endswith("%"):
+        return teaching.ShockSpec(symbol=symbol, change=_percent(tokens[i + 1])), i + 2
     return teaching.ShockSpec(symbol=symbol, price=number(tokens[i + 1], "price", f"/whatif {symbol} 50000")), i + 2
 
 
@@ -177,7 +179,7 @@ def _chart(words: list[str]) -> dict[str, Any]:
 COMMANDS: dict[str, Spec] = {
     "learn": Spec("/learn [topic] [page]", "short lessons on isolated and cross margin", _learn),
     "advise": Spec("/advise [answers]", "isolated or cross? five questions, a recommendation with reasons", _words),
-    "whatif": Spec("/whatif [SHOCK%|SYM PRICE|crash NAME] [long SYM MARGIN LEV, …]",
+    "whatif": Spec("/whatif [SHOCK%|SYM PRICE|SYM SHOCK%|crash NAME] [long SYM MARGIN LEV, …]",
                    "your positions in isolated and in cross under shocks", _scenario(True)),
     "compare": Spec("/compare [long SYM MARGIN LEV, …]", "your positions in isolated and in cross, side by side",
                     _scenario(False)),

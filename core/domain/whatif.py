@@ -29,7 +29,7 @@ HUNDRED = Decimal(100)
 
 @dataclass(frozen=True)
 class Shock:
-    """A jump of the marks: every symbol by `change` (a fraction), or one symbol to `price`."""
+    """A jump of the marks: every symbol (or only `symbol`) by `change` (a fraction), or `symbol` to `price`."""
 
     label: str
     change: Decimal | None = None
@@ -39,15 +39,16 @@ class Shock:
     def apply(self, marks: Mapping[str, Decimal]) -> dict[str, Decimal]:
         moved = dict(marks)
         if self.change is not None:
-            moved = {symbol: mark * (1 + self.change) for symbol, mark in marks.items()}
+            moved = {s: mark * (1 + self.change) if self.symbol in (None, s) else mark for s, mark in marks.items()}
         if self.symbol is not None and self.price is not None:
             moved[self.symbol] = self.price
         return moved
 
 
-def pct_shock(change: Decimal) -> Shock:
-    """Every mark moves by `change` (−0.2 is −20 %)."""
-    return Shock(f"{(change * HUNDRED).normalize():+f} %", change=change)
+def pct_shock(change: Decimal, symbol: str | None = None) -> Shock:
+    """Every mark (or only `symbol`'s) moves by `change` (−0.2 is −20 %)."""
+    label = f"{(change * HUNDRED).normalize():+f} %"
+    return Shock(f"{symbol} {label}" if symbol else label, change=change, symbol=symbol)
 
 
 def price_shock(symbol: str, price: Decimal) -> Shock:
@@ -231,12 +232,22 @@ def verdict(label: str, iso: ModeOutcome, cross: ModeOutcome) -> str:
         return f"{label}: nothing is liquidated in either mode; the wallet {_amount(cross)}."
     gap = iso.lost - cross.lost
     if abs(gap) < Decimal("0.01"):
-        better = "both modes end the same"
+        better = _same_loss(iso, cross)
     elif gap < 0:
         better = f"isolated saves {_usdt(-gap)}"
     else:
         better = f"cross saves {_usdt(gap)}"
     return f"{label}: isolated {_damage(iso)}; cross {_damage(cross)}. {better[0].upper()}{better[1:]}."
+
+
+def _same_loss(iso: ModeOutcome, cross: ModeOutcome) -> str:
+    """Equal losses can still leave different positions open: the one still held can recover, or lose more."""
+    for holder, closer in ((cross, iso), (iso, cross)):
+        kept = [s for s in closer.liquidated if s not in holder.liquidated]
+        if kept:
+            return (f"the same loss so far, but {holder.mode} still holds {', '.join(kept)}: it can win back from "
+                    "here, or lose more")
+    return "both modes end the same"
 
 
 def overall_verdict(pairs: Sequence[PositionPair], outcomes: Sequence[ShockOutcome]) -> str:

@@ -47,6 +47,12 @@ class FeedState:
                 self._samples.popleft()
         return tick
 
+    def change_window(self) -> timedelta:
+        """How far back `change_24h` reaches: a day, or less while the feed is younger than that."""
+        if self._updated_at is None or not self._samples:
+            return timedelta(0)
+        return min(DAY, self._updated_at - self._samples[0][0])
+
     def change_24h(self, symbol: str) -> Decimal | None:
         """Relative change of the mark against 24 h ago (or the oldest mark seen, when younger than that)."""
         now = self._marks.get(symbol)

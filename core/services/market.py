@@ -18,10 +18,12 @@ from core.storage import marks as marks_store
 def prices(core: Core, symbols: list[str]) -> Prices:
     names = [core.instrument(s).symbol for s in symbols] or list(core.catalog.symbols)
     known = {s: p for s in names if (p := core.feed.mark(s)) is not None}
-    changes = {}
+    changes, minutes = {}, 0
     if isinstance(core.feed, FeedState):
-        changes = {s: c for s in known if (c := core.feed.change_24h(s)) is not None}
-    return Prices(known, core.feed.name, changes)
+        minutes = int(core.feed.change_window().total_seconds() // 60)
+        if minutes > 0:  # a change over no time at all says nothing
+            changes = {s: c for s in known if (c := core.feed.change_24h(s)) is not None}
+    return Prices(known, core.feed.name, changes, minutes)
 
 
 async def set_prices(core: Core, actor: Actor | None, marks: Mapping[str, Decimal]) -> PricesSet:

@@ -145,7 +145,8 @@ def _partial(words: Sequence[str], error: adv.BadAdviceInput) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ShockSpec:
-    """At most one of: every mark by `change` (fraction), `symbol` to `price`, or a built-in `crash` path."""
+    """At most one of: every mark (or only `symbol`'s) by `change` (fraction), `symbol` to `price`, or a built-in
+    `crash` path."""
 
     change: Decimal | None = None
     symbol: str | None = None
@@ -224,15 +225,17 @@ def leg_position(instrument: Instrument, leg: Leg, mark: Decimal) -> Position:
 def _shocks(core: Core, spec: ShockSpec | None, positions: Sequence[Position]) -> tuple[wi.Shock, ...]:
     if spec is None:
         return tuple(wi.pct_shock(c) for c in wi.DEFAULT_SHOCKS)
-    if spec.change is not None:
-        if not Decimal(-1) < spec.change <= Decimal(10):
-            raise Refused("bad_shock", "A shock is above −100 % and at most +1000 %.", "/whatif -20%")
-        return (wi.pct_shock(spec.change),)
-    if spec.symbol is not None and spec.price is not None:
+    symbol = None
+    if spec.symbol is not None:
         symbol = core.instrument(spec.symbol).symbol
         if symbol not in {p.symbol for p in positions}:
             raise Refused("no_position", f"None of the positions tested is on {symbol}.",
                           f"/whatif {positions[0].symbol} {positions[0].entry_price * Decimal('0.9'):.0f}")
+    if spec.change is not None:
+        if not Decimal(-1) < spec.change <= Decimal(10):
+            raise Refused("bad_shock", "A shock is above −100 % and at most +1000 %.", "/whatif -20%")
+        return (wi.pct_shock(spec.change, symbol),)
+    if symbol is not None and spec.price is not None:
         return (wi.price_shock(symbol, spec.price),)
     return ()
 
