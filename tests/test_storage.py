@@ -286,7 +286,53 @@ async def test_a_market_command_waits_for_the_database_twice(core: Core) -> None
     alice = make_actor("alice")
     await trading.open_position(core, alice, "BTC", 1, trading.Amount(Decimal(100), is_qty=False), 10, "isolated")
     before = core.db.conn.trips
-    await trading.open_position(core, alice, "BTC", 1, trading.Amount(Decimal(100), is_qty=False))
-    await trading.close_position(core, alice, "BTC", pct=Decimal(50))
-    await trading.change_margin(core, alice, "BTC", Decimal(5), adding=True)
+    opened = await trading.open_position(core, alice, "BTC", 1, trading.Amount(Decimal(100), is_qty=False))
+    closed = await trading.close_position(core, alice, "BTC", pct=Decimal(50))
+    moved = await trading.change_margin(core, alice, "BTC", Decimal(5), adding=True)
     assert core.db.conn.trips - before == 6
+    # and all of it landed: the next reader sees the position, the trades and the ledger the replies told of
+    async with core.db.transaction() as tx:
+        user = await acc.find_user(tx, "console", "alice")
+        assert user is not None
+        account = await acc.find_account(tx, user.id)
+        assert account is not None
+        [held] = await pos.positions_of(tx, account.id)
+        assert await acc.ledger_sum(tx, account.id) == account.wallet_balance == closed.wallet_balance
+        assert len(await pos.trades_of(tx, account.id)) == 3
+    assert held.qty == opened.position_qty - closed.qty and held.margin == moved.margin
+
+
+async def test_a_use_case_cancelled_during_its_commit_lands_whole_before_the_next_one_starts(core: Core) -> None:
+    """Shutdown may cancel a use case whose COMMIT is already on its way: the use case ends only once the commit
+    has (cancelled twice or not), so the lock is never let go halfway and nothing is left in flight."""
+    with closing(sqlite3.connect(core.db.path, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the database: the commit has to wait for it
+        committing = asyncio.Event()
+
+        async def use_case() -> None:
+            async with core.db.transaction() as tx:
+                tx.queue(MARK_ROW, ("AAA", "1"))
+                tx.queue(MARK_ROW, ("BBB", "2"))
+                committing.set()
+
+        task = asyncio.create_task(use_case())
+        await committing.wait()
+        await asyncio.sleep(0)  # the task is now inside its commit
+        task.cancel()
+        await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=0.3)
+        assert not done, "the use case ended while its commit was still waiting"
+        other.execute("ROLLBACK")
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert other.execute("SELECT symbol FROM marks ORDER BY symbol").fetchall() == [("AAA",), ("BBB",)]
+    assert not core.db.conn.in_transaction
+
+
+async def test_a_database_that_cannot_be_opened_says_it_is_not_open(tmp_path: Path) -> None:
+    db = Database(tmp_path)  # a directory, not a file
+    with pytest.raises(sqlite3.Error):
+        await db.open()
+    with pytest.raises(RuntimeError, match="not open"):
+        db.conn  # noqa: B018 - the property raises when the database is closed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -24,8 +24,11 @@ class Tx(aiosqlite.Connection):
     then waits twice: once for what it reads, once for everything it writes and the COMMIT.
 
     Their errors surface at that next statement or at the commit, still inside the use case's transaction,
-    which then rolls back. (aiosqlite has no public way to run several statements in one trip: this builds on
-    `Connection._execute`, the method every one of its own calls goes through; the version is pinned.)
+    which then rolls back. So a use case never catches a database error and goes on: the statements queued
+    before the failing one have already run, and only the rollback undoes them.
+
+    aiosqlite has no public way to run several statements in one trip: this builds on `Connection._execute`,
+    the method every one of its own calls goes through; the version is pinned.
     """
 
     def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
@@ -106,8 +109,9 @@ class Database:
         # the same trip to aiosqlite's thread: no round trip of its own. The asyncio lock below keeps use
         # cases one at a time, so reads before that first write see nothing half-done.
         path = self.path
-        conn = self._conn = Tx(lambda: sqlite3.connect(path, isolation_level="IMMEDIATE", timeout=10.0))
-        await conn
+        conn = Tx(lambda: sqlite3.connect(path, isolation_level="IMMEDIATE", timeout=10.0))
+        await conn  # on failure aiosqlite stops its thread, and `conn` stays unset: "database is not open"
+        self._conn = conn
         conn.row_factory = aiosqlite.Row
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
@@ -138,9 +142,9 @@ class Database:
             try:
                 yield conn
                 if conn.has_writes:  # a read-only use case has nothing to commit
-                    await asyncio.shield(conn.commit_all())
+                    await _to_the_end(conn.commit_all())
             except BaseException:
-                await asyncio.shield(_roll_back(conn))
+                await _to_the_end(_roll_back(conn))
                 raise
 
     async def backup(self, target: str | Path) -> None:
@@ -151,6 +155,26 @@ class Database:
                 await self.conn.backup(dest)
             finally:
                 await dest.close()
+
+
+async def _to_the_end(step: Awaitable[None]) -> None:
+    """Finish a commit or a rollback even when the use case is cancelled meanwhile (shutdown), and only then
+    let the cancellation go on: the lock is never released halfway through. Once the commit has started, it
+    lands (or fails and rolls back) whatever happens to the caller."""
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = cancelled or not task.done()
+        except BaseException:
+            break  # the step's own error: raised below
+    if cancelled:
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed commit has rolled back, and the cancellation wins
+        raise asyncio.CancelledError
+    task.result()
 
 
 async def _roll_back(conn: Tx) -> None:
