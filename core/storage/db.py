@@ -62,6 +62,10 @@ class Tx(aiosqlite.Connection):
         self.trips += 1
         return await super()._execute(call)  # type: ignore[no-untyped-call]
 
+    async def stopped(self) -> None:
+        """After a failed connect: wait until aiosqlite's thread has ended (it reports to this event loop)."""
+        await asyncio.to_thread(self._thread.join, 10)
+
     def drop_queued(self) -> None:
         self._queued = []
 
@@ -110,7 +114,11 @@ class Database:
         # cases one at a time, so reads before that first write see nothing half-done.
         path = self.path
         conn = Tx(lambda: sqlite3.connect(path, isolation_level="IMMEDIATE", timeout=10.0))
-        await conn  # on failure aiosqlite stops its thread, and `conn` stays unset: "database is not open"
+        try:
+            await conn
+        except BaseException:  # aiosqlite stops its thread; `conn` stays unset: "database is not open"
+            await conn.stopped()
+            raise
         self._conn = conn
         conn.row_factory = aiosqlite.Row
         try:
