@@ -26,6 +26,7 @@ from core.domain.orders import Order, OrderType, decide
 from core.errors import Refused
 from core.market.feed import ManualFeed
 from core.results import Actor
+from core.services import order_fills
 from core.services import orders as orders_service
 from core.services.core import Core, Settings
 from core.services.risk import sweep
@@ -90,7 +91,7 @@ async def move(core: Core, marks: Mapping[str, str]) -> int:
     """One tick as the pipeline runs it: orders first, then the liquidation sweep."""
     assert isinstance(core.feed, ManualFeed)
     tick = core.feed.set_marks({s: D(p) for s, p in marks.items()}, core.clock.now())
-    filled = await orders_service.on_tick(core, tick)
+    filled = await order_fills.on_tick(core, tick)
     await sweep(core, tick)
     return filled
 

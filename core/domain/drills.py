@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.domain import margin as m
-from core.domain.instruments import Catalog
-from core.domain.money import ZERO, floor_to_step, money
+from core.domain.instruments import Catalog, Instrument
+from core.domain.money import ZERO, money
 from core.domain.positions import Mode, Position
+from core.domain.trading import qty_from_margin
 from core.domain.whatif import ModeOutcome, as_mode, liquidations, settle, verdict
+from core.errors import Refused
 
 
 def _path(minutes: int, factors: str) -> tuple[tuple[int, Decimal], ...]:
@@ -71,6 +73,27 @@ class Leg:
     leverage: int
     mode: Mode | None = None
 
+    def opened(self, instrument: Instrument, price: Decimal, mode: Mode | None = None) -> Position:
+        """The leg opened at `price` as the engine opens it: qty from margin × leverage, floored to the lot."""
+        qty = qty_from_margin(instrument, self.margin, self.leverage, price)
+        chosen: Mode = mode or self.mode or "isolated"
+        pm = money(m.initial_margin(qty, price, self.leverage)) if chosen == "isolated" else ZERO
+        return Position(instrument.symbol, self.side, qty, price, self.leverage, chosen, pm)
+
+
+def open_leg(instrument: Instrument, leg: Leg, price: Decimal) -> Position:
+    """A leg typed by a user (/whatif, /chart), checked like an order: leverage within the bracket, at least a lot."""
+    sym = instrument.symbol
+    example = f"/whatif {'long' if leg.side > 0 else 'short'} {sym} 1000 10x"
+    cap = instrument.max_leverage_for(leg.margin * leg.leverage)
+    if not 1 <= leg.leverage <= cap:
+        raise Refused("leverage_too_high", f"{sym} allows 1x to {cap}x for that size, not {leg.leverage}x.", example)
+    position = leg.opened(instrument, price)
+    if position.qty < instrument.lot_size:
+        raise Refused("qty_below_lot", f"That buys less than the smallest {sym} order ({instrument.lot_size}).",
+                      example)
+    return position
+
 
 @dataclass(frozen=True)
 class Story:
@@ -120,10 +143,7 @@ def story_positions(story: Story, catalog: Catalog) -> tuple[Position, ...]:
         instrument = catalog.get(leg.symbol)
         if instrument is None:
             raise KeyError(f"story {story.name}: unknown symbol {leg.symbol}")
-        price = story.marks[leg.symbol]
-        qty = floor_to_step(leg.margin * leg.leverage / price, instrument.lot_size)
-        pm = money(m.initial_margin(qty, price, leg.leverage)) if story.mode == "isolated" else ZERO
-        positions.append(Position(leg.symbol, leg.side, qty, price, leg.leverage, story.mode, pm))
+        positions.append(leg.opened(instrument, story.marks[leg.symbol], story.mode))
     return tuple(positions)
 
 

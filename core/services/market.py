@@ -9,7 +9,7 @@ from core.errors import Refused
 from core.market.feed import FeedState, ManualFeed
 from core.ports import Tick
 from core.results import Actor, Prices, PricesSet
-from core.services import alerts, orders
+from core.services import alerts, order_fills
 from core.services.core import Core
 from core.services.risk import sweep
 from core.storage import marks as marks_store
@@ -53,7 +53,7 @@ async def set_prices(core: Core, actor: Actor | None, marks: Mapping[str, Decima
 async def on_tick(core: Core, tick: Tick) -> int:
     """Every mark change: resting orders trigger, then the liquidation sweep, then margin-health and price
     alerts. Returns how many liquidations happened."""
-    await orders.on_tick(core, tick)
+    await order_fills.on_tick(core, tick)
     liquidations = len(await sweep(core, tick))
     await alerts.on_tick(core, tick)
     return liquidations

@@ -1,26 +1,26 @@
-"""Teaching use cases: lessons (with engine-computed worked examples), the advisor, what-if and drills.
+"""Teaching use cases: lessons (their worked examples are in `worked_examples`), the advisor, what-if and
+drills.
 
 Nothing here changes an account: what-if and drills run on copies of the positions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.domain import advice as adv
 from core.domain import drills as dr
-from core.domain import margin as m
 from core.domain import whatif as wi
 from core.domain.drills import Leg
-from core.domain.instruments import Instrument
 from core.domain.lessons import LESSONS, TOPICS, lesson
-from core.domain.money import ZERO, floor_to_step, money, plain
-from core.domain.positions import Mode, Position, evaluate, liquidate_isolated
+from core.domain.money import ZERO, money
+from core.domain.positions import Position
 from core.errors import Refused
 from core.results import Actor
 from core.services.core import Core, load
+from core.services.worked_examples import worked_example
 
 WHATIF_EXAMPLE = "/whatif long BTC 1000 10x, short ETH 500 5x"
 
@@ -198,28 +198,13 @@ def inline_positions(core: Core, legs: Sequence[Leg], wallet: Decimal) -> list[P
     if len(set(symbols)) != len(symbols):
         raise Refused("duplicate_symbol", "One position per symbol (one-way mode): name each symbol once.",
                       WHATIF_EXAMPLE)
-    positions = [leg_position(core.instrument(leg.symbol), leg, core.mark(core.instrument(leg.symbol).symbol))
+    positions = [dr.open_leg(core.instrument(leg.symbol), leg, core.mark(core.instrument(leg.symbol).symbol))
                  for leg in legs]
     needed = sum((leg.margin for leg in legs), ZERO)
     if needed > wallet:
         raise Refused("whatif_too_big", f"Those positions need {needed:,.2f} USDT of margin; the wallet holds "
                       f"{wallet:,.2f}. Use smaller amounts or add wallet=AMOUNT.", WHATIF_EXAMPLE + " wallet=5000")
     return positions
-
-
-def leg_position(instrument: Instrument, leg: Leg, mark: Decimal) -> Position:
-    sym = instrument.symbol
-    example = f"/whatif {'long' if leg.side > 0 else 'short'} {sym} 1000 10x"
-    cap = instrument.max_leverage_for(leg.margin * leg.leverage)
-    if not 1 <= leg.leverage <= cap:
-        raise Refused("leverage_too_high", f"{sym} allows 1x to {cap}x for that size, not {leg.leverage}x.", example)
-    qty = floor_to_step(leg.margin * leg.leverage / mark, instrument.lot_size)
-    if qty < instrument.lot_size:
-        raise Refused("qty_below_lot", f"That buys less than the smallest {sym} order ({instrument.lot_size}).",
-                      example)
-    mode: Mode = leg.mode or "isolated"
-    pm = money(qty * mark / leg.leverage) if mode == "isolated" else ZERO
-    return Position(sym, leg.side, qty, mark, leg.leverage, mode, pm)
 
 
 def _shocks(core: Core, spec: ShockSpec | None, positions: Sequence[Position]) -> tuple[wi.Shock, ...]:
@@ -281,131 +266,3 @@ async def drill(core: Core, actor: Actor, name: str | None) -> dr.DrillReport | 
                       "the article's story.", "/drill article-cross")
     marks = core.marks_for(loaded.positions)
     return dr.run_shape(shape, loaded.account.wallet_balance, loaded.positions, marks, core.catalog, rate)
-
-
-# --- worked examples for /learn: computed by the engine, never typed by hand ---------------------------
-
-
-def worked_example(core: Core, topic: str) -> str | None:
-    """The last page of a lesson: its idea in exact numbers at today's marks (None when it has none, or
-    when the instruments or prices it needs are missing)."""
-    maker = _EXAMPLES.get(topic)
-    if maker is None:
-        return None
-    try:
-        return maker(core)
-    except (KeyError, Refused, StopIteration):
-        return None
-
-
-def _reference(core: Core) -> tuple[Instrument, Decimal]:
-    """BTC (else the first symbol) and its mark."""
-    symbol = "BTC" if core.catalog.get("BTC") else core.catalog.symbols[0]
-    mark = core.feed.mark(symbol)
-    if mark is None:
-        raise KeyError(symbol)
-    return core.instrument(symbol), mark
-
-
-def _away(price: Decimal | None, mark: Decimal) -> str:
-    if price is None:
-        return "none (it would lie at or below zero)"
-    return f"{price:,.2f} ({(price - mark) / mark * 100:+.1f} %)"
-
-
-def _isolated_example(core: Core) -> str:
-    instrument, mark = _reference(core)
-    sym = instrument.symbol
-    pos = leg_position(instrument, Leg(sym, 1, Decimal(100), 10), mark)
-    wallet = core.settings.starting_balance
-    view = evaluate(wallet, [pos], {sym: mark}, core.catalog).positions[0]
-    more = m.liquidation_price(instrument, 1, pos.qty, pos.entry_price, pos.margin + 50)
-    return (f"In numbers (computed now, {sym} mark {mark:,.2f}):\n"
-            f"/long {sym} 100 10x isolated buys {plain(pos.qty)} {sym} ({view.notional:,.2f} USDT) with "
-            f"{pos.margin:,.2f} USDT of margin.\nLiquidation price: {_away(view.liquidation_price, mark)}.\n"
-            f"If it is hit you lose exactly {pos.margin:,.2f} USDT; the other {wallet - pos.margin:,.2f} USDT of a "
-            f"{wallet:,.0f} wallet stay untouched.\nAfter /margin {sym} add 50 it moves to {_away(more, mark)}.")
-
-
-def _cross_example(core: Core) -> str:
-    instrument, mark = _reference(core)
-    sym = instrument.symbol
-    pos = leg_position(instrument, Leg(sym, 1, Decimal(500), 20, "cross"), mark)
-    lines = [f"In numbers (computed now, {sym} mark {mark:,.2f}): /long {sym} 500 20x cross buys "
-             f"{plain(pos.qty)} {sym}."]
-    for wallet in (Decimal(1000), Decimal(3000), Decimal(10000)):
-        view = evaluate(wallet, [pos], {sym: mark}, core.catalog).positions[0]
-        lines.append(f"• cross wallet {wallet:,.0f} USDT: liquidation price {_away(view.liquidation_price, mark)}")
-    lines.append("The 20x only set the 500 USDT of initial margin; the balance decides the price. And when it is "
-                 "hit, the whole cross balance goes, not 500.")
-    return "\n".join(lines)
-
-
-def _story_lines(report: dr.DrillReport) -> list[str]:
-    lines = []
-    for run in (report.isolated, report.cross):
-        events = "; ".join(
-            f"min {e.minute}: {', '.join(e.symbols)} liquidated (−{e.lost:,.2f})" for e in run.events
-        ) or "no liquidation"
-        o = run.outcome
-        lines.append(f"{run.mode.capitalize()}: {events}. Ends with {o.equity_after:,.2f} of {report.wallet:,.0f} "
-                     f"USDT.")
-    return lines
-
-
-def _isolated_benefits_example(core: Core) -> str:
-    report = dr.run_story(dr.STORIES["article-isolated"], core.catalog, core.catalog.fees.liquidation_clearance)
-    return "\n".join([f"In numbers: {report.summary}.", *_story_lines(report), "Replay it: /drill article-isolated"])
-
-
-def _cross_danger_example(core: Core) -> str:
-    report = dr.run_story(dr.STORIES["article-cross"], core.catalog, core.catalog.fees.liquidation_clearance)
-    return "\n".join([f"In numbers: {report.summary}.", *_story_lines(report), "Replay it: /drill article-cross"])
-
-
-def _cross_benefits_example(core: Core) -> str:
-    prices = {"BTC": Decimal(50000), "ETH": Decimal(2500)}
-    legs = (Leg("BTC", 1, Decimal(250), 20), Leg("ETH", -1, Decimal(250), 20))
-    positions = [leg_position(core.instrument(leg.symbol), leg, prices[leg.symbol]) for leg in legs]
-    wallet = Decimal(1000)
-    report = dr.run_shape(dr.SHAPES["wick30"], wallet, positions, prices, core.catalog,
-                          core.catalog.fees.liquidation_clearance)
-    return "\n".join([f"In numbers: a {wallet:,.0f} USDT wallet, long {plain(positions[0].qty)} BTC against short "
-                      f"{plain(positions[1].qty)} ETH (20x each), through a −30 % wick that recovers (/drill wick30).",
-                      *_story_lines(report)])
-
-
-def _brackets_example(core: Core) -> str:
-    instrument, _ = _reference(core)
-    lines = [f"In numbers, {instrument.symbol} brackets today:"]
-    for notional in (Decimal(100000), Decimal(500000), Decimal(1000000)):
-        b = instrument.bracket_for(notional)
-        lines.append(f"• {notional:,.0f} USDT: {notional:,.0f} × {(b.mmr * 100).normalize():f} % − {b.cum:,.0f} = "
-                     f"{b.maintenance(notional):,.2f} MM, leverage up to {b.max_leverage}x")
-    return "\n".join(lines)
-
-
-def _leftover_example(core: Core) -> str:
-    instrument, mark = _reference(core)
-    sym = instrument.symbol
-    pos = leg_position(instrument, Leg(sym, 1, Decimal(100), 10), mark)
-    view = evaluate(pos.margin, [pos], {sym: mark}, core.catalog).positions[0]
-    lp = view.liquidation_price
-    assert lp is not None
-    at_lp = evaluate(pos.margin, [pos], {sym: lp}, core.catalog).positions[0]
-    fund = liquidate_isolated(at_lp).insurance_fund
-    return (f"In numbers (computed now): /long {sym} 100 10x isolated at {mark:,.2f}, margin {pos.margin:,.2f}.\n"
-            f"Liquidation price {lp:,.2f}, bankruptcy price {view.bankruptcy_price or ZERO:,.2f}.\n"
-            f"At the liquidation price {fund:,.2f} USDT of margin is still there (its maintenance margin): it goes "
-            f"to the insurance fund, and you lose the whole {pos.margin:,.2f}.")
-
-
-_EXAMPLES: dict[str, Callable[[Core], str]] = {
-    "isolated": _isolated_example,
-    "cross": _cross_example,
-    "isolated-benefits": _isolated_benefits_example,
-    "cross-benefits": _cross_benefits_example,
-    "cross-danger": _cross_danger_example,
-    "brackets": _brackets_example,
-    "liquidation-leftover": _leftover_example,
-}
