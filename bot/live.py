@@ -3,7 +3,8 @@
 One exchange object serves the feed (ccxt.pro's class when it exists, so marks can stream over a websocket;
 the async REST class otherwise) and is closed by `close()`. Marks come from `watch_mark_prices` when the
 exchange streams them, else from `fetch_mark_prices` (or `fetch_mark_price` per symbol) every
-`poll_seconds`; funding rates from `fetch_funding_rates` (or `fetch_funding_rate`) every `funding_seconds`.
+`poll_seconds`; funding rates from `fetch_funding_rates` (or `fetch_funding_rate`) and the exchange's own 24 h
+change from `fetch_tickers` every `funding_seconds`.
 A failing round is logged and retried after an exponential backoff; the loops never die. Without a mark
 for `stale_after` seconds the feed is stale and trading must be refused ("market data is stale").
 """
@@ -14,7 +15,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ import ccxt  # type: ignore[import-untyped]
 import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
 import ccxt.pro as ccxt_pro  # type: ignore[import-untyped]
 
-from core.market.feed import DEFAULT_FUNDING_RATE, FeedState
+from core.market.feed import DAY, DEFAULT_FUNDING_RATE, FeedState
 from core.market.sim import DEFAULT_SIM_SYMBOLS
 from core.ports import Clock, Tick, TickHandler
 
@@ -129,6 +130,7 @@ class LiveFeed(FeedState):
         self._tick_sizes = dict(symbols)
         self._ours = {unified_symbol(symbol): symbol for symbol in symbols}
         self._rates: dict[str, Decimal] = {}
+        self._day_change: dict[str, Decimal] = {}  # the exchange's 24 h change, relative (-0.0123)
         self._last_mark_at: datetime | None = None
         self._poll_seconds = poll_seconds
         self._funding_seconds = funding_seconds
@@ -165,6 +167,15 @@ class LiveFeed(FeedState):
     def funding_rate(self, symbol: str) -> Decimal:
         return self._rates.get(symbol, DEFAULT_FUNDING_RATE)
 
+    def change_24h(self, symbol: str) -> Decimal | None:
+        """The exchange's own 24 h change once fetched (a full day even right after start), else our samples'."""
+        if symbol in self._day_change:
+            return self._day_change[symbol]
+        return super().change_24h(symbol)
+
+    def change_window(self) -> timedelta:
+        return DAY if self._day_change else super().change_window()
+
     async def run(self, on_tick: TickHandler, clock: Clock) -> None:
         """Keep marks and funding rates coming until cancelled."""
         mark_pause = 0.0 if self.uses_websocket else self._poll_seconds
@@ -175,6 +186,10 @@ class LiveFeed(FeedState):
             if self.exchange.has.get("fetchFundingRates") or self.exchange.has.get("fetchFundingRate"):
                 group.create_task(
                     self._keep_going("funding rates", self.refresh_funding, self._funding_seconds)
+                )
+            if self.exchange.has.get("fetchTickers"):
+                group.create_task(
+                    self._keep_going("24 h changes", self.refresh_day_change, self._funding_seconds)
                 )
 
     async def _keep_going(self, what: str, attempt: Callable[[], Awaitable[object]], pause: float) -> None:
@@ -245,6 +260,15 @@ class LiveFeed(FeedState):
             if symbol is not None and price is not None and price > 0:
                 marks[symbol] = max(on_tick_grid(price, self._tick_sizes[symbol]), self._tick_sizes[symbol])
         return marks
+
+    async def refresh_day_change(self) -> None:
+        """One round of the exchange's 24 h tickers: their change in percent, kept as a fraction."""
+        tickers: Mapping[str, Any] = await self.exchange.fetch_tickers(await self._listed())
+        for key, ticker in tickers.items():
+            symbol = self._ours.get(ticker.get("symbol") or key)
+            percent = to_decimal(ticker.get("percentage"))
+            if symbol is not None and percent is not None:
+                self._day_change[symbol] = percent / 100
 
     async def refresh_funding(self) -> None:
         """One round of funding rates."""

@@ -39,10 +39,29 @@ PREMIUM = [
 ]
 
 
+def ticker_24h(symbol: str, last: str, percent: str) -> dict[str, Any]:
+    """One entry of GET /fapi/v1/ticker/24hr, as Binance documents it."""
+    return {
+        "symbol": symbol, "priceChange": "0", "priceChangePercent": percent, "weightedAvgPrice": last,
+        "lastPrice": last, "lastQty": "0.010", "openPrice": last, "highPrice": last, "lowPrice": last,
+        "volume": "1000", "quoteVolume": "1000", "openTime": 1793926800000, "closeTime": 1794013199999,
+        "firstId": 1, "lastId": 2, "count": 2,
+    }  # fmt: skip
+
+
+TICKERS_24H = [
+    ticker_24h("BTCUSDT", "95000.10", "-1.234"),
+    ticker_24h("ETHUSDT", "3200.46", "2.500"),
+    ticker_24h("PEPEUSDT", "0.00001234", "9.000"),
+]
+
+
 def binance(pages: Iterator[Any] | None = None) -> Callable[[str], Any]:
     """Route a URL to Binance's answer; `pages` scripts successive premiumIndex answers (or errors)."""
 
     def route(url: str) -> Any:
+        if "/fapi/v1/ticker/24hr" in url:
+            return TICKERS_24H
         if "/fapi/v1/premiumIndex" not in url:
             raise AssertionError(f"unexpected request {url}")
         answer = next(pages) if pages is not None else PREMIUM
@@ -119,6 +138,19 @@ async def test_funding_rates_are_parsed_per_symbol() -> None:
     await feed.close()
 
 
+async def test_the_24h_change_is_the_exchanges_own_from_the_first_minute() -> None:
+    """Right after a start the feed has no day of marks of its own: /price shows Binance's 24 h change."""
+    feed = live_feed(binance())
+    await feed.refresh_marks(record, FakeClock())
+    assert feed.change_window() == timedelta(0)  # one sample of its own: no span yet
+    await feed.refresh_day_change()
+    assert feed.change_24h("BTC") == D("-0.01234")
+    assert feed.change_24h("ETH") == D("0.025")
+    assert feed.change_24h("DOGE") == D(0)  # not in Binance's answer: our own samples (one mark, no change)
+    assert feed.change_window() == timedelta(hours=24)
+    await feed.close()
+
+
 async def test_feed_is_stale_before_any_mark_and_after_30_seconds_of_silence() -> None:
     feed = live_feed(binance())
     assert feed.is_stale(T0)
@@ -146,8 +178,9 @@ async def run_until(feed: LiveFeed, ticks_wanted: int, clock: FakeClock) -> list
     return seen
 
 
-def without_funding(exchange: Any) -> Any:
-    exchange.has = {**exchange.has, "fetchFundingRates": False, "fetchFundingRate": False}
+def marks_only(exchange: Any) -> Any:
+    """No funding rates and no 24 h tickers: only the marks loop runs."""
+    exchange.has = {**exchange.has, "fetchFundingRates": False, "fetchFundingRate": False, "fetchTickers": False}
     return exchange
 
 
@@ -157,7 +190,7 @@ async def test_failed_polls_are_retried_with_exponential_backoff_and_the_loop_su
     moved = [{**PREMIUM[0], "markPrice": "95100.0"}, *PREMIUM[1:]]
     pages = iter([ccxt.NetworkError("connection reset"), ccxt.RequestTimeout("timed out"), PREMIUM,
                   ccxt.ExchangeNotAvailable("502"), moved] + [moved] * 100)  # fmt: skip
-    exchange = without_funding(offline_exchange(binance(pages)))
+    exchange = marks_only(offline_exchange(binance(pages)))
     feed = LiveFeed(TICKS, exchange_factory=lambda _id: exchange, poll_seconds=2.0, sleep=sleep)
     with caplog.at_level(logging.WARNING, logger="bot.live"):
         seen = await run_until(feed, 2, FakeClock(step=timedelta(seconds=1)))
@@ -173,7 +206,7 @@ async def test_a_failing_tick_handler_is_logged_and_the_loop_goes_on(
 ) -> None:
     pages = iter([PREMIUM, [{**PREMIUM[0], "markPrice": "94000"}]] * 50)
     feed = LiveFeed(
-        TICKS, exchange_factory=lambda _id: without_funding(offline_exchange(binance(pages))), sleep=sleep
+        TICKS, exchange_factory=lambda _id: marks_only(offline_exchange(binance(pages))), sleep=sleep
     )
     calls = 0
     done = asyncio.Event()
@@ -206,6 +239,7 @@ async def test_run_refreshes_funding_rates_periodically(sleep: RecordingSleep) -
         await task
     assert feed.funding_rate("BTC") == D("0.00012345")
     assert feed.mark("BTC") == D("95000.1")
+    assert feed.change_24h("BTC") == D("-0.01234")
     await feed.close()
 
 
