@@ -18,6 +18,7 @@ MAX_LINE = 500
 MODE_WORDS = {"isolated": "isolated", "iso": "isolated", "cross": "cross"}
 ALIASES = {"pos": "positions", "portfolio": "positions", "buy": "long", "sell": "short"}
 LEVERAGE = re.compile(r"^(?:(\d{1,4})x|x(\d{1,4}))$", re.IGNORECASE)
+THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # 1,000 or 12,500.5
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Spec:
     usage: str
     summary: str
     parse: Callable[[list[str]], dict[str, Any]]
+    details: str = ""  # what `/help COMMAND` adds to the usage line
 
 
 def no_args(name: str) -> Callable[[list[str]], dict[str, Any]]:
@@ -48,10 +50,17 @@ def _rest(words: list[str]) -> dict[str, Any]:
 
 
 def number(word: str, what: str, example: str) -> Decimal:
+    """A positive number as people type it: 1000, 0.5, and also $100 (dollars are USDT), 1,000 and 2.5k."""
+    text, scale = word.strip().removeprefix("$"), 1
+    if text[-1:] in ("k", "K"):
+        text, scale = text[:-1], 1000
+    if THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")
     try:
-        value = parse_decimal(word)
+        value = parse_decimal(text) * scale
     except BadNumber as exc:
-        raise Refused("bad_number", f"The {what} '{word[:30]}' is not a usable number ({exc}).", example) from exc
+        why = "write digits with at most one point, like 1000 or 0.5" if exc.malformed else str(exc)
+        raise Refused("bad_number", f"The {what} '{word[:30]}' is not a usable number: {why}.", example) from exc
     if value <= 0:
         raise Refused("not_positive", f"The {what} must be more than zero, got {word[:30]}.", example)
     return value
@@ -78,8 +87,8 @@ def _amount(word: str, symbol: str, example: str) -> tuple[Decimal, bool]:
         return number(lower[:-4], "amount", example), False
     if lower.endswith(base):
         return number(lower[: -len(base)], "quantity", example), True
-    match = re.fullmatch(r"([0-9.]+)([a-z]+)", lower)
-    if match:
+    match = re.fullmatch(r"([0-9.,]+)([a-z]+)", lower)
+    if match and match.group(2) != "k":
         raise Refused(
             "wrong_unit",
             f"'{word[:30]}': the unit must be usdt (margin) or {base} (quantity) for {symbol}.",
@@ -119,6 +128,8 @@ def _option(word: str, args: dict[str, Any], example: str) -> None:
     elif lower.startswith(("sl=", "tp=")):
         what = "stop-loss" if lower[:2] == "sl" else "take-profit"
         _once(args, lower[:2], number(lower[3:], what, example), word, example)
+    elif word.isdigit():
+        raise Refused("bad_leverage", f"'{word[:30]}': write the leverage with an x, like {word[:5]}x.", example)
     else:
         raise Refused("unexpected_argument", f"I don't understand '{word[:30]}' here.", example)
 
@@ -139,7 +150,9 @@ def _close(words: list[str]) -> dict[str, Any]:
             raise Refused("unexpected_argument", "/close all takes nothing more.", "/close all")
         return {"all": True}
     symbol = symbol_word(words[0], example)
-    if len(words) == 1:
+    if len(words) == 3 and words[2] == "%":  # "25 %"
+        words = [words[0], words[1] + "%"]
+    if len(words) == 1 or (len(words) == 2 and words[1].lower() == "all"):
         return {"symbol": symbol}
     if len(words) > 2:
         raise Refused("unexpected_argument", f"I don't understand '{words[2][:30]}' here.", example)
@@ -205,20 +218,32 @@ def _help(words: list[str]) -> dict[str, Any]:
     return {"command": words[0].lstrip("/").lower() if words else None}
 
 
+OPEN_DETAILS = (
+    "AMOUNT is margin in USDT (1000, 1000usdt, $1000, 1k) or a quantity with the coin's name (0.5btc). "
+    "LEV is written 10x or x10; without it the symbol keeps the leverage you chose last (/leverage), else "
+    "Binance's default of 20x. The mode is isolated or cross (default: your last choice for the symbol, else "
+    "isolated). @PRICE makes it a limit order; sl= and tp= attach a stop-loss and a take-profit."
+)
+
+
 TRADING_COMMANDS: dict[str, Spec] = {
     "start": Spec("/start", "open your paper account (10,000 USDT) and take the tour", _rest),
     "help": Spec("/help [command]", "list the commands, or explain one", _help),
     "price": Spec("/price [SYM…]", "current marks", _symbols),
     "long": Spec("/long SYM AMOUNT [LEV] [isolated|cross] [@LIMIT] [sl=P] [tp=P]", "open or add to a long (buy)",
-                 _open("long")),
+                 _open("long"), OPEN_DETAILS),
     "short": Spec("/short SYM AMOUNT [LEV] [isolated|cross] [@LIMIT] [sl=P] [tp=P]", "open or add to a short (sell)",
-                  _open("short")),
-    "close": Spec("/close SYM [PCT%|QTY] · /close all", "reduce or close positions", _close),
+                  _open("short"), OPEN_DETAILS),
+    "close": Spec("/close SYM [PCT%|QTY] · /close all", "reduce or close positions", _close,
+                  "Without a size the whole position closes; 50% closes half; 0.01btc closes that quantity. "
+                  "/close all closes every position (it asks first; add confirm to skip the question)."),
     "positions": Spec("/positions", "your positions with liquidation prices", no_args("positions")),
     "balance": Spec("/balance", "wallet, available balance and return", no_args("balance")),
     "history": Spec("/history", "your last trades", no_args("history")),
     "margin": Spec("/margin SYM add|remove AMOUNT", "move margin in or out of an isolated position", _margin),
-    "leverage": Spec("/leverage SYM N", "set a symbol's leverage", _leverage),
+    "leverage": Spec("/leverage SYM N", "set a symbol's leverage", _leverage,
+                     "Raising it frees margin in cross and is allowed any time; lowering it is allowed only while "
+                     "the position stays valid. The bracket of your position's size caps it."),
     "mode": Spec("/mode [SYM] isolated|cross", "set the margin mode (before opening)", _mode),
     "leaderboard": Spec("/leaderboard", "who is up the most", no_args("leaderboard")),
     "reset": Spec("/reset [BALANCE]", "start over with a fresh paper account", _reset),

@@ -25,7 +25,8 @@ def help_reply(command: str | None) -> Reply:
         spec = COMMANDS.get(command)
         if spec is None:
             return error_reply(Refused("unknown_command", f"There is no /{command[:30]} command.", "/help"))
-        return Reply("help", f"{spec.usage}\n{spec.summary}", {"command": command, "usage": spec.usage})
+        text = "\n".join(part for part in (spec.usage, spec.summary, spec.details) if part)
+        return Reply("help", text, {"command": command, "usage": spec.usage})
     lines = [f"{spec.usage} — {spec.summary}" for spec in COMMANDS.values()]
     return Reply("help", "Commands:\n" + "\n".join(lines), {"commands": sorted(COMMANDS)})
 

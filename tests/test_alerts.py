@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -354,6 +355,23 @@ async def test_funding_notices_and_digests_only_for_users_who_switched_them_on(c
         rows = [tuple(r) for r in await cursor.fetchall()]
     assert [(r[0], r[1]) for r in rows] == [(1, "funding"), (2, "digest")]
     assert "BTC: paid 0.60 USDT (rate 0.0100 %)" in rows[0][2]
+
+
+async def test_the_digest_counts_one_day_of_fundings(core: Core) -> None:
+    """Fundings at 00:00, 08:00 and 16:00: a digest at midnight counts the day's three, not the one that opened
+    it (that one belongs to the day before)."""
+    from core.services import funding
+
+    await long_btc(core, bob)
+    await say(core, bob, "/settings digest on")
+    midnight = datetime(2026, 3, 3, tzinfo=UTC)
+    for hours in (0, 8, 16, 24):
+        await funding.settle(core, midnight + timedelta(hours=hours), {"BTC": Decimal("0.0001")})
+    assert await alerts.send_digests(core, midnight + timedelta(hours=24)) == 1
+    async with core.db.transaction() as tx, tx.execute("SELECT text, data FROM outbox") as cursor:
+        [(text, data)] = [tuple(r) for r in await cursor.fetchall()]
+    assert Decimal(json.loads(data)["change_24h"]) == Decimal("-1.80")  # 3 × 0.1 BTC × 60,000 × 0.01 %
+    assert "-1.80 USDT in the last 24 h). 1 open position." in text
 
 
 async def test_quiz_reminders_go_once_a_day_only_to_users_who_asked(core: Core) -> None:

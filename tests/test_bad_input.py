@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.dispatch import handle
+from bot.commands import parse
+from bot.dispatch import handle, help_reply
 from core.market.feed import FeedState
 from core.results import Actor
 from core.services import trading
@@ -102,6 +103,9 @@ BAD_LINES = [
     # wrong unit, not a command, permissions
     ("/long BTC 0.5eth", "wrong_unit"),
     ("/close BTC 0.05eth", "wrong_unit"),
+    ("/long BTC 10usd", "wrong_unit"),
+    ("/long BTC 1,00", "bad_number"),  # not a thousands separator
+    ("/long ETH 100 10", "bad_leverage"),  # leverage is written with an x
     ("long BTC 100", "not_a_command"),
     ("/setprice BTC 50000", "not_admin"),
 ]
@@ -157,3 +161,20 @@ async def test_an_admins_absurd_price_in_exponent_notation_is_refused_and_sets_n
 ) -> None:
     """A 51-digit price written as `1e50` must be refused like a 31-digit one, and the market left as it was."""
     await assert_refused_without_change(core, admin, "/setprice BTC 1e50", "bad_number")
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("/long BTC 1k 10X", "/long BTC 1000 10x"), ("/long btcusdt $100 5x", "/long BTC 100 5x"),
+     ("/long BTC 1,000 10x", "/long BTC 1000 10x"), ("/close BTC 25 %", "/close BTC 25%"),
+     ("/close BTC all", "/close BTC"), ("/alert BTC > 70k", "/alert BTC > 70000"),
+     ("/margin BTC add 1,250.5", "/margin BTC add 1250.5")],
+)
+def test_numbers_as_people_type_them_mean_the_plain_form(typed: str, meant: str) -> None:
+    assert parse(typed) == parse(meant)
+
+
+def test_help_for_a_command_explains_its_defaults() -> None:
+    text = help_reply("long").text
+    assert text.startswith("/long SYM AMOUNT") and "20x" in text and "isolated" in text and "1k" in text
+    assert help_reply("frob").data["code"] == "unknown_command"

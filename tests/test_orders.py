@@ -281,7 +281,8 @@ async def test_cancel_releases_the_reserved_margin(core: Core) -> None:
 
 async def test_mode_switch_is_refused_while_an_order_is_open(core: Core) -> None:
     placed = await ok(core, alice, "/long BTC 1000 10x @58000")
-    await refused(core, alice, "/mode BTC cross", "mode_locked")
+    reply = await refused(core, alice, "/mode BTC cross", "mode_locked")
+    assert "Cancel them first" in reply.text and "/close" not in reply.text  # there is no position to close
     await refused(core, alice, "/long BTC 100 10x cross @57000", "mode_locked")
     await ok(core, alice, f"/cancel {placed.data['order']['id']}")
     assert (await ok(core, alice, "/mode BTC cross")).data["symbols"] == ["BTC"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import decimal
 import re
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 # Enough digits that Binance's worked examples reproduce to 1e-12 and beyond.
 CONTEXT = decimal.Context(prec=40, rounding=ROUND_HALF_EVEN)
@@ -20,7 +20,12 @@ PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
 
 
 class BadNumber(ValueError):
-    """Text that is not a finite, reasonably short decimal number."""
+    """Text that is not a finite, reasonably short decimal number. `malformed`: not written as digits with at
+    most one point at all (as opposed to too long, too large or not finite)."""
+
+    def __init__(self, message: str, malformed: bool = False) -> None:
+        super().__init__(message)
+        self.malformed = malformed
 
 
 def parse_decimal(text: str | int | Decimal) -> Decimal:
@@ -32,7 +37,7 @@ def parse_decimal(text: str | int | Decimal) -> Decimal:
         if not raw or len(raw) > MAX_NUMBER_CHARS:
             raise BadNumber(f"'{str(text)[:40]}' is not a number of at most {MAX_NUMBER_CHARS} characters")
         if not PLAIN_NUMBER.match(raw):  # no exponents, NaN or infinity: digits and one point only
-            raise BadNumber(f"'{raw}' is not a plain decimal number")
+            raise BadNumber(f"'{raw}' is not a plain decimal number", malformed=True)
         try:
             value = Decimal(raw)
         except InvalidOperation as exc:
@@ -50,8 +55,9 @@ def money(value: Decimal) -> Decimal:
 
 
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
-    """Round a quantity down to a lot size (never buy more than asked)."""
-    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+    """Round a quantity down to a lot size (never buy more than asked), written with the lot's own decimals
+    (10000 DOGE, not 1.000E+4)."""
+    return Decimal(int(value / step)) * step  # int() truncates toward zero, as ROUND_DOWN does
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:

@@ -173,11 +173,17 @@ def check_new_leverage(account: AccountView, view: PositionView | None, instrume
 def check_mode_switch(symbol: str, current: Mode, wanted: Mode, has_position: bool, has_orders: bool) -> None:
     # Binance −4048 / −4047: margin type cannot be changed while a position or an open order exists
     # (−4046 "no need to change margin type" when it already is that mode: not an error here)
-    if current != wanted and (has_position or has_orders):
-        what = "an open position" if has_position else "open orders"
+    if current != wanted and has_position:
         raise Refused(
             "mode_locked",
-            f"{symbol} has {what}, so its margin mode stays {current}. Close it "
-            "(and cancel its orders) first, then switch.",
+            f"{symbol} has an open position, so its margin mode stays {current}. Close it "
+            f"{'(and cancel its orders) ' if has_orders else ''}first, then switch.",
             f"/close {symbol}",
+        )
+    if current != wanted and has_orders:
+        raise Refused(
+            "mode_locked",
+            f"{symbol} has open orders, so its margin mode stays {current}. Cancel them first (/orders lists "
+            "their ids), then switch.",
+            "/orders",
         )

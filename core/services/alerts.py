@@ -373,8 +373,9 @@ async def send_quiz_reminders(core: Core, at: datetime) -> int:
 
 def describe_digest(view: AccountView, starting: Decimal, change: Decimal) -> tuple[str, dict[str, object]]:
     since_start = (view.wallet_balance - starting) / starting * 100 if starting > 0 else Decimal(0)
+    held = len(view.positions)
     text = (f"📊 Daily digest: wallet {usdt(view.wallet_balance)} ({since_start:+.2f} % since the start; "
-            f"{change:+,.2f} USDT in the last 24 h). {len(view.positions)} open position(s).")
+            f"{change:+,.2f} USDT in the last 24 h). {held} open position{'' if held == 1 else 's'}.")
     if view.cross_positions:
         text += f" Cross margin ratio {rules.pct(view.margin_ratio)}."
     closest = rules.nearest(view.positions)

@@ -207,10 +207,11 @@ async def funding_paid_at(tx: Tx, at: datetime) -> list[FundingRow]:
 
 
 async def ledger_change_since(tx: Tx, account_id: int, since: datetime) -> Decimal:
-    """Wallet change since `since`, leaving out resets."""
+    """Wallet change after `since` (a day before a digest: a funding exactly then belongs to the day before),
+    leaving out resets."""
     rows = await fetch_all(
         tx,
-        "SELECT amount FROM ledger WHERE account_id = ? AND created_at >= ? AND kind != 'reset'",
+        "SELECT amount FROM ledger WHERE account_id = ? AND created_at > ? AND kind != 'reset'",
         (account_id, stamp(since)),
     )
     return sum((dec(row[0]) for row in rows), Decimal(0))
