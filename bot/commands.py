@@ -179,6 +179,8 @@ def _margin(words: list[str]) -> dict[str, Any]:
 
 def _leverage(words: list[str]) -> dict[str, Any]:
     example = "/leverage BTC 10"
+    if len(words) == 1:  # what is it now?
+        return {"symbol": symbol_word(words[0], example), "leverage": None}
     if len(words) != 2:
         raise Refused("missing_argument", "/leverage needs a symbol and a leverage.", example)
     symbol = symbol_word(words[0], example)
@@ -190,7 +192,9 @@ def _leverage(words: list[str]) -> dict[str, Any]:
 
 def _mode(words: list[str]) -> dict[str, Any]:
     example = "/mode BTC cross"
-    if not words or len(words) > 2 or words[-1].lower() not in MODE_WORDS:
+    if len(words) <= 1 and not (words and words[0].lower() in MODE_WORDS):  # what is it now?
+        return {"symbol": symbol_word(words[0], example) if words else None, "mode": None}
+    if len(words) > 2 or words[-1].lower() not in MODE_WORDS:
         raise Refused("missing_argument", "/mode needs isolated or cross (and optionally a symbol first).", example)
     symbol = symbol_word(words[0], example) if len(words) == 2 else None
     return {"symbol": symbol, "mode": MODE_WORDS[words[-1].lower()]}
@@ -241,10 +245,11 @@ TRADING_COMMANDS: dict[str, Spec] = {
     "balance": Spec("/balance", "wallet, available balance and return", no_args("balance")),
     "history": Spec("/history", "your last trades", no_args("history")),
     "margin": Spec("/margin SYM add|remove AMOUNT", "move margin in or out of an isolated position", _margin),
-    "leverage": Spec("/leverage SYM N", "set a symbol's leverage", _leverage,
+    "leverage": Spec("/leverage SYM [N]", "set a symbol's leverage (without N: show it)", _leverage,
                      "Raising it frees margin in cross and is allowed any time; lowering it is allowed only while "
                      "the position stays valid. The bracket of your position's size caps it."),
-    "mode": Spec("/mode [SYM] isolated|cross", "set the margin mode (before opening)", _mode),
+    "mode": Spec("/mode [SYM] [isolated|cross]", "set the margin mode before opening (without one: show them)",
+                 _mode),
     "leaderboard": Spec("/leaderboard", "who is up the most", no_args("leaderboard")),
     "reset": Spec("/reset [BALANCE]", "start over with a fresh paper account", _reset),
     "setprice": Spec("/setprice SYM PRICE", "admins: set a mark on the manual feed", _setprice),

@@ -99,6 +99,23 @@ class MarginChanged:
 
 
 @dataclass(frozen=True)
+class SymbolSetting:
+    symbol: str
+    mode: Mode
+    leverage: int
+    chosen: bool  # False: never chosen, these are the defaults
+    max_leverage: int  # what the bracket of the current position's size allows
+    locked: bool  # an open position or order keeps the mode as it is
+
+
+@dataclass(frozen=True)
+class SymbolSettings:
+    """`/leverage SYM` or `/mode [SYM]` without a value: what is set now."""
+
+    rows: tuple[SymbolSetting, ...]
+
+
+@dataclass(frozen=True)
 class LeverageSet:
     symbol: str
     leverage: int

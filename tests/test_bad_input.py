@@ -61,8 +61,9 @@ BAD_LINES = [
     ("/short", "missing_argument"),
     ("/close", "missing_argument"),
     ("/margin BTC add", "missing_argument"),
-    ("/leverage BTC", "missing_argument"),
-    ("/mode BTC", "missing_argument"),
+    ("/leverage BTC 10 20", "missing_argument"),
+    ("/mode BTC iso cross", "missing_argument"),
+    ("/mode BTC ETH", "missing_argument"),
     # zero, negative, NaN, infinity, more than 30 characters
     ("/long BTC 0", "not_positive"),
     ("/long BTC 0btc", "not_positive"),

@@ -137,18 +137,18 @@ async def margin_remove(interaction: Interaction, symbol: str, amount: str) -> N
     await run_line(interaction, line("/margin", symbol, "remove", amount))
 
 
-@app_commands.command(name="leverage", description="Set a symbol's leverage")
-@app_commands.describe(symbol=SYMBOL, leverage="Leverage, 1 to the bracket's maximum")
+@app_commands.command(name="leverage", description="Set a symbol's leverage, or show it")
+@app_commands.describe(symbol=SYMBOL, leverage="Leverage, 1 to the bracket's maximum (leave out: show it)")
 @app_commands.autocomplete(symbol=symbol_autocomplete)
-async def leverage(interaction: Interaction, symbol: str, leverage: Leverage) -> None:
+async def leverage(interaction: Interaction, symbol: str, leverage: Leverage | None = None) -> None:
     await run_line(interaction, line("/leverage", symbol, leverage))
 
 
-@app_commands.command(name="mode", description="Set the margin mode (before opening)")
-@app_commands.describe(mode="isolated or cross", symbol="Only this symbol (default: all symbols)")
+@app_commands.command(name="mode", description="Set the margin mode (before opening), or show it")
+@app_commands.describe(mode="isolated or cross (leave out: show the modes)", symbol="Only this symbol (default: all)")
 @app_commands.choices(mode=MODE_CHOICES)
 @app_commands.autocomplete(symbol=symbol_autocomplete)
-async def mode(interaction: Interaction, mode: str, symbol: str | None = None) -> None:
+async def mode(interaction: Interaction, mode: str | None = None, symbol: str | None = None) -> None:
     await run_line(interaction, line("/mode", symbol, mode))
 
 

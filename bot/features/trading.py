@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from bot.commands import TRADING_COMMANDS as COMMANDS
 from bot.commands import Parsed
 from bot.registry_types import Handler
-from core.results import Actor
+from bot.render import to_data
+from bot.replies import Reply
+from core.results import Actor, SymbolSettings
 from core.services import accounts, market, trading
 from core.services.core import Core
 
-__all__ = ["COMMANDS", "HANDLERS"]
+__all__ = ["COMMANDS", "HANDLERS", "RENDERERS"]
 
 
 async def _close(core: Core, actor: Actor, p: Parsed) -> object:
@@ -23,11 +28,31 @@ async def _margin(core: Core, actor: Actor, p: Parsed) -> object:
 
 
 async def _leverage(core: Core, actor: Actor, p: Parsed) -> object:
+    if p.args["leverage"] is None:
+        return await accounts.symbol_settings(core, actor, p.args["symbol"])
     return await trading.set_leverage(core, actor, p.args["symbol"], p.args["leverage"])
 
 
 async def _mode(core: Core, actor: Actor, p: Parsed) -> object:
+    if p.args["mode"] is None:
+        return await accounts.symbol_settings(core, actor, p.args["symbol"])
     return await trading.set_mode(core, actor, p.args["symbol"], p.args["mode"])
+
+
+def _settings_reply(r: SymbolSettings) -> Reply:
+    lines = []
+    for row in r.rows:
+        why = "" if row.chosen else " (defaults: never chosen)"
+        lock = "; mode kept by an open position or order" if row.locked else ""
+        lines.append(f"{row.symbol}: {row.mode}, {row.leverage}x{why}; up to {row.max_leverage}x at this size{lock}")
+    first = r.rows[0]
+    other = "cross" if first.mode == "isolated" else "isolated"
+    lines.append(f"Change: /leverage {first.symbol} 10 · /mode {first.symbol} {other}" if len(r.rows) == 1
+                 else "Change: /mode BTC cross · /leverage BTC 10")
+    return Reply("symbol_settings", "\n".join(lines), to_data(r))
+
+
+RENDERERS: dict[type, Callable[[Any], Reply]] = {SymbolSettings: _settings_reply}
 
 
 async def _reset(core: Core, actor: Actor, p: Parsed) -> object:

@@ -17,8 +17,11 @@ from core.results import (
     NeedsConfirmation,
     Portfolio,
     Started,
+    SymbolSetting,
+    SymbolSettings,
 )
 from core.services.core import MAX_STARTING_BALANCE, Core, ensure_user, load
+from core.services.trading import chosen_setting
 from core.storage import accounts as acc
 from core.storage import chats
 from core.storage import orders as orders_store
@@ -106,3 +109,19 @@ async def leaderboard(core: Core, actor: Actor, limit: int = 10) -> Leaderboard:
     ranked = sorted(board, key=lambda row: row.return_pct, reverse=True)
     scope = f"group {actor.chat_id}" if actor.chat_kind == "group" else actor.platform
     return Leaderboard(scope, tuple(ranked[:limit]))
+
+
+async def symbol_settings(core: Core, actor: Actor, symbol: str | None) -> SymbolSettings:
+    """The margin mode and leverage of one symbol (or all), as the next order would use them."""
+    names = [core.instrument(symbol).symbol] if symbol else list(core.catalog.symbols)
+    async with core.db.transaction() as tx:
+        loaded = await load(core, tx, actor)
+    rows = []
+    for name in names:
+        mode, leverage = chosen_setting(loaded, name)
+        view = loaded.view.position(name)
+        notional = view.notional if view else ZERO
+        has_position, has_orders = loaded.mode_locked(name)
+        rows.append(SymbolSetting(name, mode, leverage, name in loaded.settings,
+                                  core.instrument(name).max_leverage_for(notional), has_position or has_orders))
+    return SymbolSettings(tuple(rows))

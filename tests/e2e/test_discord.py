@@ -220,6 +220,8 @@ async def test_options_become_the_chat_line(h: DiscordHarness, core: Core) -> No
     reply = reply_of(await slash(h, "close", {"symbol": "all"}))
     assert "confirm" in reply.text and len(reply.custom_ids) == 2
     assert await positions_of(core, ALICE) == ["BTC"]
+    reply = reply_of(await slash(h, "mode", {"symbol": "ETH"}))
+    assert reply.text.startswith("ETH: isolated, 20x")  # no mode given: it shows the symbol's setting
     reply = reply_of(await slash(h, "whatif", {"shock": "-10%", "symbol": "btc"}))
     assert "BTC -10 %" in reply.text  # one symbol moved, whatever the order the options were filled in
 
