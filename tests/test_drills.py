@@ -164,3 +164,9 @@ async def test_a_drill_without_positions_or_with_an_unknown_name_is_refused(core
     assert unknown.value.code == "unknown_drill"
     stories = await teaching.drill(core, ALICE, "article-cross")
     assert not isinstance(stories, teaching.DrillList) and stories.story_mode == "cross"
+
+
+def test_times_into_a_drill_read_as_minutes_hours_or_days() -> None:
+    from core.domain.drills import elapsed
+
+    assert [elapsed(m) for m in (45, 200, 8640 + 125)] == ["after 45 min", "after 3h 20m", "after 6d 2h"]

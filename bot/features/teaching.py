@@ -304,7 +304,7 @@ def _pair_lines(p: PositionPair) -> list[str]:
 
 
 def _outcome_cell(o: ModeOutcome) -> str:
-    amount = f"−{o.lost:,.2f}" if o.lost >= 0 else f"+{-o.lost:,.2f}"
+    amount = signed(-o.lost)
     liq = f", liq {', '.join(o.liquidated)}" if o.liquidated else ""
     return f"{amount}{liq}"
 
@@ -347,7 +347,7 @@ def _whatif(r: teaching.WhatIf) -> Reply:
                     "cross": to_data(s.cross), "verdict": s.verdict} for s in c.shocks],
         "verdict": c.verdict,
     }
-    buttons = () if r.source == "inline" else (Button("−10 %", "/whatif -10%"), Button("−30 %", "/whatif -30%"),
+    buttons = () if r.source == "inline" else (Button("-10 %", "/whatif -10%"), Button("-30 %", "/whatif -30%"),
                                               Button("Wick drill", "/drill wick30"))
     return Reply("compare" if r.compare_only else "whatif", "\n".join(lines), data, buttons)
 
@@ -360,12 +360,8 @@ def _drill_list(r: teaching.DrillList) -> Reply:
 
 
 def _run_line(run: DrillRun) -> str:
-    events = "; ".join(
-        f"min {e.minute}: {', '.join(e.symbols)} liquidated (−{e.lost:,.2f})" for e in run.events
-    ) or "nothing liquidated"
-    o = run.outcome
-    end = f"−{o.lost:,.2f}" if o.lost >= 0 else f"+{-o.lost:,.2f}"
-    return f"{run.mode.capitalize()}: {events}. End {end} USDT, lowest equity {run.lowest_equity:,.2f}."
+    return (f"{run.mode.capitalize()}: {run.events_text()}. End {signed(-run.outcome.lost)} USDT, lowest equity "
+            f"{run.lowest_equity:,.2f}.")
 
 
 def _drill_report(r: DrillReport) -> Reply:
@@ -405,7 +401,7 @@ def _quiz_stats(r: quizzes.QuizStats) -> Reply:
              f"({accuracy})"]
     for t in r.topics:
         if t.answered:
-            due = "due now" if t.due_in == 0 else f"back in {t.due_in}"
+            due = "due now" if t.due_in == 0 else f"back in {t.due_in} question{'' if t.due_in == 1 else 's'}"
             lines.append(f"• {t.topic}: {t.correct}/{t.answered}, box {t.box}, {due}")
     lines.append(f"Next up: {r.next_topic} — /quiz")
     return Reply("quiz_stats", "\n".join(lines), to_data(r), (Button("Quiz me ▶", "/quiz"),))

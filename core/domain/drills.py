@@ -156,6 +156,15 @@ class DrillEvent:
     marks: dict[str, Decimal]
 
 
+def elapsed(minutes: int) -> str:
+    """How far into a path: "after 45 min", "after 3h 20m", "after 6d 2h"."""
+    if minutes < 60:
+        return f"after {minutes} min"
+    if minutes < 24 * 60:
+        return f"after {minutes // 60}h {minutes % 60:02d}m"
+    return f"after {minutes // (24 * 60)}d {minutes % (24 * 60) // 60}h"
+
+
 @dataclass(frozen=True)
 class DrillRun:
     mode: Mode
@@ -163,6 +172,11 @@ class DrillRun:
     outcome: ModeOutcome  # at the end of the path
     lowest_equity: Decimal
     equity: tuple[tuple[int, Decimal], ...]  # (minute, equity) after each step
+
+    def events_text(self) -> str:
+        """Each liquidation of the run in one phrase: "after 3h 20m: BTC liquidated (-996.00)"."""
+        return "; ".join(f"{elapsed(e.minute)}: {', '.join(e.symbols)} liquidated (-{e.lost:,.2f})"
+                         for e in self.events) or "nothing liquidated"
 
 
 @dataclass(frozen=True)

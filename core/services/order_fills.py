@@ -27,6 +27,8 @@ from core.text import usdt
 
 log = logging.getLogger(__name__)
 
+ICONS = {"limit": "📌", "stop_loss": "🛑", "take_profit": "🎯", "trailing_stop": "🛑"}  # a stop is not a win
+
 
 @dataclass(frozen=True)
 class OrderFilled:
@@ -136,13 +138,14 @@ def fill_text(f: OrderFilled) -> str:
     o = f.order
     verb = "bought" if o.side > 0 else "sold"
     event, where, fee_kind = ("triggered", "mark", "taker") if o.reduce_only else ("filled", "limit", "maker")
-    text = (f"✅ {o.label.capitalize()} #{o.id} {event}: {verb} {f.qty} {o.symbol} at {where} {fmt_price(f.price)} "
+    text = (f"{ICONS[o.type]} {o.label.capitalize()} #{o.id} {event}: {verb} {plain(f.qty)} {o.symbol} at {where} "
+            f"{fmt_price(f.price)} "
             f"({fee_kind} fee {usdt(f.fee)}).")
     if f.realized_pnl:
         text += f" Realized PnL {f.realized_pnl:+,.2f} USDT."
     if f.position_side is None:
         return text + f" {o.symbol} position closed. Wallet {usdt(f.wallet_balance)}."
-    return text + f" Position: {f.position_side} {f.position_qty} {o.symbol}."
+    return text + f" Position: {f.position_side} {plain(f.position_qty)} {o.symbol}."
 
 
 def fill_data(f: OrderFilled) -> dict[str, Any]:

@@ -74,12 +74,8 @@ def _cross_example(core: Core) -> str:
 def _story_lines(report: dr.DrillReport) -> list[str]:
     lines = []
     for run in (report.isolated, report.cross):
-        events = "; ".join(
-            f"min {e.minute}: {', '.join(e.symbols)} liquidated (−{e.lost:,.2f})" for e in run.events
-        ) or "no liquidation"
-        o = run.outcome
-        lines.append(f"{run.mode.capitalize()}: {events}. Ends with {o.equity_after:,.2f} of {report.wallet:,.0f} "
-                     f"USDT.")
+        lines.append(f"{run.mode.capitalize()}: {run.events_text()}. Ends with {run.outcome.equity_after:,.2f} of "
+                     f"{report.wallet:,.0f} USDT.")
     return lines
 
 
