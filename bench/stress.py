@@ -74,6 +74,14 @@ def trade_count(db: Path) -> int:
             return 0
 
 
+def trade_rows(data: dict[str, object]) -> int:
+    """Trade rows a trade reply stands for: one per fill, two for a flip (the close, then the open of the rest),
+    one per position for /close all."""
+    changes = data.get("changes")
+    fills = changes if isinstance(changes, list) else [data]
+    return sum(2 if isinstance(f, dict) and f.get("action") == "flipped" else 1 for f in fills)
+
+
 def start(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bot.main", "console", "--json"],
@@ -113,7 +121,7 @@ def drive(lines: list[str], kills: set[int], env: dict[str, str], cwd: Path, db:
             proc.wait()
             run.kills += 1
             kills.discard(index)
-            applied = trade_count(db) > before
+            applied = trade_count(db) - before  # trade rows it committed (a flip writes two)
             proc = start(env, cwd)
             run.restarts += 1
             assert proc.stdin is not None
@@ -121,7 +129,7 @@ def drive(lines: list[str], kills: set[int], env: dict[str, str], cwd: Path, db:
             proc.stdin.flush()
             if applied:  # committed before the kill, never acknowledged: must not be sent again
                 run.inflight_applied += 1
-                run.trades_ok += 1
+                run.trades_ok += applied
                 index += 1
             continue
         if line.startswith("!as"):
@@ -131,7 +139,7 @@ def drive(lines: list[str], kills: set[int], env: dict[str, str], cwd: Path, db:
         reply = read_reply(proc, run)
         run.acked += 1
         if reply["type"] == "trade":
-            run.trades_ok += 1
+            run.trades_ok += trade_rows(reply["data"])
         index += 1
     assert proc.stdin is not None
     proc.stdin.close()

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from core.domain.money import plain
 from core.services.charts import AccountChart, PositionChart
 
 SIZE = (6.4, 4.2)  # inches
@@ -75,7 +76,7 @@ def render_position(chart: PositionChart) -> bytes:
         _price_line(axes, chart.cross_liquidation_price, CROSS, "cross liq", ":", 0.80)
         _price_line(axes, chart.mark, MARK, "mark", "-", 0.62)
         side = "long" if chart.side > 0 else "short"
-        axes.set_title(f"{chart.symbol} {side} {chart.qty} @ {_thousands(float(chart.entry_price), None)}, "
+        axes.set_title(f"{chart.symbol} {side} {plain(chart.qty)} @ {_thousands(float(chart.entry_price), None)}, "
                        f"{chart.leverage}x")
         axes.set_xlabel(f"{chart.symbol} price (USDT)")
         axes.set_ylabel("PnL (USDT)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.domain.money import plain
 from core.domain.positions import AccountView, PositionView
@@ -24,7 +24,10 @@ from core.results import (
     PricesSet,
     Started,
 )
-from core.text import price, signed, usdt
+from core.text import cents, price, signed, usdt
+
+if TYPE_CHECKING:  # the row type of History.trades; adapters never call storage
+    from core.storage.positions import TradeRow
 
 TABLE_WIDTH = 36  # fits a phone in a monospace block
 
@@ -91,7 +94,7 @@ def portfolio_text(result: Portfolio) -> str:
     for v in view.positions:
         p = v.position
         table.append(f"{p.symbol} {p.side_name} {p.leverage}x {p.mode}"[:TABLE_WIDTH])
-        table.append(f" qty {p.qty} @ {price(p.entry_price)}"[:TABLE_WIDTH])
+        table.append(f" qty {plain(p.qty)} @ {price(p.entry_price)}"[:TABLE_WIDTH])
         table.append(f" mark {price(v.mark)} PnL {signed(v.unrealized_pnl)}"[:TABLE_WIDTH])
         table.append(f" margin {v.margin:,.2f} MM {v.maintenance_margin:,.2f}"[:TABLE_WIDTH])
         table.append(f" liq {price(v.liquidation_price)}"[:TABLE_WIDTH])
@@ -113,10 +116,10 @@ def change_text(c: PositionChanged) -> str:
     old = "short" if c.side == "long" else "long"  # a close or flip undoes the opposite side
     what = ACTION_WORDS[c.action].format(new=c.position_side or c.side, old=old)
     verb = "bought" if c.side == "long" else "sold"
-    head = f"{what} {c.symbol}: {verb} {c.qty} {c.symbol} at {price(c.price)} (fee {usdt(c.fee)})."
+    head = f"{what} {c.symbol}: {verb} {plain(c.qty)} {c.symbol} at {price(c.price)} (fee {usdt(c.fee)})."
     if c.position_side is None:
         return f"{head} Realized PnL {signed(c.realized_pnl)} USDT. Wallet {usdt(c.wallet_balance)}."
-    tail = f" Position: {c.position_side} {c.position_qty} {c.symbol}, {c.leverage}x {c.mode}"
+    tail = f" Position: {c.position_side} {plain(c.position_qty)} {c.symbol}, {c.leverage}x {c.mode}"
     if c.margin is not None:
         tail += f", margin {usdt(c.margin)}"
     tail += f", liquidation price {price(c.liquidation_price)}."
@@ -190,11 +193,18 @@ def _balance_text(b: Balance) -> str:
 def _history_text(h: History) -> str:
     if not h.trades:
         return "No trades yet."
-    return "\n".join(
-        f"{t.created_at[:16]} {t.kind} {'buy' if t.side > 0 else 'sell'} {t.qty} {t.symbol} @ {price(t.price)}"
-        + (f" PnL {signed(t.realized_pnl)}" if t.realized_pnl else "")
-        for t in h.trades
-    )
+    return "\n".join(_history_row(t) for t in h.trades)
+
+
+def _history_row(t: TradeRow) -> str:
+    side = "buy" if t.side > 0 else "sell"
+    head = f"{t.created_at[:16].replace('T', ' ')} UTC {t.kind} {side} {plain(t.qty)} {t.symbol} @ {price(t.price)}"
+    if t.kind == "liquidation":
+        # what the wallet gave up (capped by the margin or the wallet, clearance fee included), as the push
+        # says it: not the price move, so never labelled PnL
+        taken = cents(t.fee - t.realized_pnl)
+        return f"{head} {'lost' if taken >= 0 else 'gained'} {abs(taken):,.2f}"
+    return head + (f" PnL {signed(t.realized_pnl)}" if t.realized_pnl else "")
 
 
 def _mode_text(m: ModeSet) -> str:

@@ -6,7 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from core.domain.money import money, plain
-from core.domain.positions import LiquidationOutcome
+from core.domain.positions import LiquidationOutcome, PositionView
+
+CENT = Decimal("0.01")
 
 
 def usdt(value: Decimal) -> str:
@@ -15,8 +17,7 @@ def usdt(value: Decimal) -> str:
 
 def signed(value: Decimal) -> str:
     """+1,234.56 / -0.50; a loss that rounds to nothing shows as +0.00, never -0.00."""
-    cents = money(value).quantize(Decimal("0.01")) + 0  # + 0 turns -0.00 into 0.00
-    return f"{cents:+,.2f}"
+    return f"{cents(value) + 0:+,.2f}"  # + 0 turns -0.00 into 0.00
 
 
 def price(value: Decimal | None) -> str:
@@ -25,9 +26,14 @@ def price(value: Decimal | None) -> str:
     return f"{value:,.8f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.2f}"
 
 
+def cents(value: Decimal) -> Decimal:
+    """An amount as a reader sees it: money rounded to the cent (the same rounding `usdt` shows)."""
+    return money(value).quantize(CENT)
+
+
 def describe_liquidation(outcome: LiquidationOutcome) -> tuple[str, dict[str, Any]]:
     legs = [
-        f"{v.position.side_name} {v.position.qty} {v.position.symbol} @ {price(v.position.entry_price)} "
+        f"{v.position.side_name} {plain(v.position.qty)} {v.position.symbol} @ {price(v.position.entry_price)} "
         f"closed at mark {price(v.mark)}"
         for v in outcome.closed
     ]
@@ -36,21 +42,62 @@ def describe_liquidation(outcome: LiquidationOutcome) -> tuple[str, dict[str, An
         why = (
             f"Its margin plus unrealized PnL fell to its maintenance margin ({usdt(view.maintenance_margin)}) "
             f"when the mark crossed the liquidation price {price(view.liquidation_price)}. "
-            f"Isolated margin: you lost exactly the position margin, {usdt(outcome.lost)}; the rest of your "
-            "balance was not touched."
+            f"Isolated margin: you lost exactly the position margin, {usdt(outcome.lost)}"
+            f"{_isolated_gap(outcome, view)}; the rest of your balance was not touched."
         )
     else:
+        closed = {1: "it was", 2: "both were"}.get(len(legs), f"all {len(legs)} of them were")
         why = (
             "Your cross margin ratio reached 100 %: the cross balance could no longer cover the maintenance "
-            f"margin of your cross positions, so all {len(legs)} of them were closed. "
-            f"Cross margin: the wallet lost {usdt(outcome.lost)} including the clearance fee; isolated "
-            "positions were not touched."
+            f"margin of your cross positions, so {closed} closed. "
+            f"Cross margin: {_cross_loss(outcome)}; isolated positions were not touched."
         )
     text = "⚠️ Liquidated (" + outcome.mode + "): " + "; ".join(legs) + ". " + why
-    data: dict[str, Any] = {
+    return text, _liquidation_data(outcome)
+
+
+def _isolated_gap(outcome: LiquidationOutcome, view: PositionView) -> str:
+    """Why the margin lost differs from the price move: the rest of the margin went to the insurance fund
+    (the mark stopped between the liquidation and the bankruptcy price), or the fund paid past bankruptcy."""
+    bankrupt = price(view.bankruptcy_price)
+    lost, move = cents(outcome.lost), cents(-outcome.price_move)
+    if outcome.covered > 0:
+        return (f" (the price move cost {usdt(move)}, past the bankruptcy price {bankrupt}: the insurance fund "
+                f"covered the other {usdt(move - lost)})")
+    if outcome.insurance_fund <= 0:
+        return ""
+    if move < 0:
+        return f" (it went to the insurance fund, with the {usdt(-move)} the price move had made)"
+    return (f" (the price move cost {usdt(move)}; the other {usdt(lost - move)}, the gap to the bankruptcy price "
+            f"{bankrupt}, went to the insurance fund)")
+
+
+def _cross_loss(outcome: LiquidationOutcome) -> str:
+    """What the wallet lost and to what: the price move, the clearance fee if one was charged, and what the
+    insurance fund covered when the loss went past the cross balance."""
+    lost, move = cents(outcome.lost), cents(-outcome.price_move)
+    if outcome.covered > 0:
+        stopped = "and stopped at zero" if outcome.isolated_margin == 0 else "(its cross balance stopped at zero)"
+        return (f"the price move cost {usdt(move)}, more than the {usdt(lost)} behind your cross positions: the "
+                f"wallet lost those {usdt(lost)} {stopped}, and the insurance fund covered the other "
+                f"{usdt(move - lost)}")
+    if outcome.clearance_fee <= 0:
+        return f"the wallet lost {usdt(lost)} to the price move"
+    if move < 0:
+        return (f"the wallet lost {usdt(lost)}: a clearance fee of {usdt(lost - move)} paid to the insurance fund, "
+                f"less the {usdt(-move)} the price move made")
+    return (f"the wallet lost {usdt(lost)}: {usdt(move)} to the price move and a clearance fee of "
+            f"{usdt(lost - move)} paid to the insurance fund")
+
+
+def _liquidation_data(outcome: LiquidationOutcome) -> dict[str, Any]:
+    return {
         "mode": outcome.mode,
         "lost": plain(outcome.lost),
         "insurance_fund": plain(outcome.insurance_fund),
+        "price_move": plain(outcome.price_move),
+        "clearance_fee": plain(outcome.clearance_fee),
+        "insurance_covered": plain(outcome.covered),
         "positions": [
             {
                 "symbol": v.position.symbol,
@@ -62,8 +109,9 @@ def describe_liquidation(outcome: LiquidationOutcome) -> tuple[str, dict[str, An
                 "unrealized_pnl": plain(v.unrealized_pnl),
                 "liquidation_price": plain(v.liquidation_price),
                 "bankruptcy_price": plain(v.bankruptcy_price),
+                "booked_pnl": plain(booked),
+                "clearance_fee": plain(fee),
             }
-            for v in outcome.closed
+            for v, (booked, fee) in zip(outcome.closed, outcome.legs, strict=True)
         ],
     }
-    return text, data

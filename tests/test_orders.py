@@ -441,4 +441,4 @@ async def test_history_shows_a_liquidation_as_the_closing_side_with_what_the_wal
     assert trade["side"] == -1  # the liquidation sold the long
     assert D(trade["realized_pnl"]) == D(-996)  # exactly the position margin, not the PnL at the mark
     history = await ok(core, alice, "/history")
-    assert "sell 0.166 BTC" in history.text and "-996.00" in history.text
+    assert "sell 0.166 BTC" in history.text and "lost 996.00" in history.text

@@ -120,7 +120,7 @@ def order_line(o: Order) -> str:
     side = "buy" if o.side > 0 else "sell"
     head = f"#{o.id} {o.symbol} {o.label}"
     if o.type == "limit":
-        line = f"{head} {side} {o.qty} @ {price(o.price)}, holds {usdt(o.reserved_margin)}"
+        line = f"{head} {side} {plain(o.qty)} @ {price(o.price)}, holds {usdt(o.reserved_margin)}"
         stops = [f"{name} {price(value)}" for name, value in (("sl", o.attached_sl), ("tp", o.attached_tp)) if value]
         return f"{line}, then {' '.join(stops)}" if stops else line
     closes = "closes long" if o.side < 0 else "closes short"

@@ -190,6 +190,10 @@ class LiquidationOutcome:
     lost: Decimal  # how much the wallet lost in all
     # per closed position: what the wallet booked for it (PnL) and its share of the clearance fee
     legs: tuple[tuple[Decimal, Decimal], ...] = ()
+    price_move: Decimal = ZERO  # Σ q × (mark − entry) × side at the marks, what the moves alone cost or made
+    clearance_fee: Decimal = ZERO  # cross: the fee charged (zero when nothing was left to charge)
+    covered: Decimal = ZERO  # what the insurance fund paid past bankruptcy, beyond the margin or wallet
+    isolated_margin: Decimal = ZERO  # cross: the isolated margin the liquidation leaves alone
 
     @property
     def wallet_change(self) -> Decimal:
@@ -202,7 +206,9 @@ def liquidate_isolated(view: PositionView) -> LiquidationOutcome:
     pm = money(view.margin)
     fund = money(view.margin + view.unrealized_pnl)
     entry = LedgerEntry("liquidation", -pm, view.position.symbol)
-    return LiquidationOutcome("isolated", (view,), (entry,), fund, pm, ((-pm, ZERO),))
+    return LiquidationOutcome(
+        "isolated", (view,), (entry,), fund, pm, ((-pm, ZERO),), price_move=fund - pm, covered=max(ZERO, -fund)
+    )
 
 
 def liquidate_cross(account: AccountView, clearance_rate: Decimal) -> LiquidationOutcome:
@@ -216,16 +222,18 @@ def liquidate_cross(account: AccountView, clearance_rate: Decimal) -> Liquidatio
     liquidated = sum((view.notional for view in closed), ZERO)
     fee = money(min(liquidated * clearance_rate, account.cross_wallet_balance + booked))
     entries = [LedgerEntry("realized_pnl", booked), LedgerEntry("liquidation", -fee)]
-    legs = _shares([v.unrealized_pnl for v in closed], booked), _shares([v.notional for v in closed], fee)
+    legs = shares([v.unrealized_pnl for v in closed], booked), shares([v.notional for v in closed], fee)
     return LiquidationOutcome(
-        "cross", closed, tuple(entries), fee - shortfall, fee - booked, tuple(zip(*legs, strict=True))
+        "cross", closed, tuple(entries), fee - shortfall, fee - booked, tuple(zip(*legs, strict=True)),
+        price_move=realized, clearance_fee=fee, covered=shortfall,
+        isolated_margin=account.wallet_balance - account.cross_wallet_balance,
     )
 
 
-def _shares(weights: list[Decimal], total: Decimal) -> list[Decimal]:
+def shares(weights: list[Decimal], total: Decimal) -> list[Decimal]:
     """`total` split in proportion to `weights`, rounded to money, the rounding left on the last share."""
     whole = sum(weights, ZERO)
-    shares = [money(total * w / whole) if whole else ZERO for w in weights]
-    if shares:
-        shares[-1] += total - sum(shares, ZERO)
-    return shares
+    parts = [money(total * w / whole) if whole else ZERO for w in weights]
+    if parts:
+        parts[-1] += total - sum(parts, ZERO)
+    return parts

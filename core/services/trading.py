@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from core.domain import trading as rules
-from core.domain.money import ZERO, floor_to_step
-from core.domain.positions import Mode, Position, evaluate
+from core.domain.money import ZERO, floor_to_step, plain
+from core.domain.positions import Mode, Position, evaluate, shares
 from core.errors import Refused
 from core.results import (
     Actor,
@@ -64,12 +65,12 @@ async def close_position(
 ) -> PositionChanged:
     instrument = core.instrument(symbol)
     symbol = instrument.symbol
-    mark = core.mark(symbol)
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)
         existing = loaded.position(symbol)
-        if existing is None:
+        if existing is None:  # before the mark: with no position, a missing price is beside the point
             raise Refused("no_position", f"You have no open {symbol} position.", "/positions")
+        mark = core.mark(symbol)
         amount = existing.qty
         if pct is not None:
             if not ZERO < pct <= 100:
@@ -79,8 +80,8 @@ async def close_position(
             if qty > existing.qty:
                 raise Refused(
                     "qty_above_position",
-                    f"Your {symbol} position is only {existing.qty} {symbol}.",
-                    f"/close {symbol} {existing.qty}{symbol.lower()}",
+                    f"Your {symbol} position is only {plain(existing.qty)} {symbol}.",
+                    f"/close {symbol} {plain(existing.qty)}{symbol.lower()}",
                 )
             amount = qty
         rules.check_qty(instrument, amount, f"/close {symbol} 100%")
@@ -185,11 +186,26 @@ async def fill(
         pos.delete_position(tx, account_id, order.symbol)
     else:
         pos.save_position(tx, account_id, outcome.position, now)
-    pos.record_trade(tx, account_id, order, order.qty, mark, outcome.fee, outcome.realized_pnl, kind, now)
+    _record_trades(tx, account_id, order, outcome, kind, now)
     if outcome.closed_qty > 0:  # a closed or flipped position's stops protect nothing any more
         orders_store.cancel_orphaned(tx, account_id, now, order.symbol)
     wallet = acc.queue_ledger(tx, account_id, entries, now, before) if entries else before
     return _changed(core, loaded, order, outcome, wallet)
+
+
+def _record_trades(
+    tx: Tx, account_id: int, order: Position, outcome: rules.FillOutcome, kind: str, now: datetime
+) -> None:
+    """One trade row per fill; a flip is two, as it is two things: the close of the old position's quantity
+    (with the realized PnL) and the open of the rest, the one fee split between them by quantity."""
+    if outcome.closed_qty == 0 or outcome.opened_qty == 0:
+        pos.record_trade(tx, account_id, order, order.qty, outcome.price, outcome.fee, outcome.realized_pnl, kind, now)
+        return
+    close_fee, open_fee = shares([outcome.closed_qty, outcome.opened_qty], outcome.fee)
+    pos.record_trade(
+        tx, account_id, order, outcome.closed_qty, outcome.price, close_fee, outcome.realized_pnl, "close", now
+    )
+    pos.record_trade(tx, account_id, order, outcome.opened_qty, outcome.price, open_fee, ZERO, "open", now)
 
 
 def _changed(
