@@ -6,6 +6,7 @@ import dataclasses
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from core.domain.alerts import ratio_pct
 from core.domain.money import plain
 from core.domain.positions import AccountView, PositionView
 from core.results import (
@@ -45,10 +46,6 @@ def to_data(value: Any) -> Any:
     return value
 
 
-def pct(value: Decimal | None) -> str:
-    return "∞" if value is None else f"{value * 100:.2f} %"
-
-
 def account_data(view: AccountView) -> dict[str, Any]:
     return {
         "wallet_balance": plain(view.wallet_balance),
@@ -86,7 +83,7 @@ def portfolio_text(result: Portfolio) -> str:
         f"Available {usdt(view.available_balance)}",
     ]
     if view.cross_positions:
-        lines.append(f"Cross margin ratio {pct(view.margin_ratio)} (liquidated at 100 %)")
+        lines.append(f"Cross margin ratio {ratio_pct(view.margin_ratio)} (liquidated at 100 %)")
     if not view.positions:
         lines.append("No open positions. Try /long BTC 100 10x")
         return "\n".join(lines)

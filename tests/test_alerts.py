@@ -15,7 +15,7 @@ from bot.features.alerts import COMMANDS, HANDLERS, RENDERERS
 from bot.replies import Reply
 from core.clock import VirtualClock
 from core.domain import alerts as rules
-from core.domain.alerts import AlertSettings, LevelState, decide_level
+from core.domain.alerts import AlertSettings, LevelState, decide_level, pct, ratio_pct
 from core.domain.instruments import load_catalog
 from core.errors import Refused
 from core.market.feed import ManualFeed
@@ -126,6 +126,12 @@ def test_danger_after_warning_and_a_jump_straight_to_danger_sends_only_danger() 
     state, kind = decide_level(Decimal("0.79"), state, W, D)
     assert kind is None and state == LevelState(True, False)
     assert decide_level(Decimal("0.90"), state, W, D)[1] == "margin_danger"
+
+
+def test_margin_ratios_always_show_two_decimals_levels_only_what_they_need() -> None:
+    assert [ratio_pct(Decimal(x)) for x in ("0.04", "0.0621", "0.7")] == ["4.00 %", "6.21 %", "70.00 %"]
+    assert [pct(Decimal(x)) for x in ("0.7", "0.125")] == ["70 %", "12.50 %"]
+    assert ratio_pct(None) == "∞"
 
 
 def test_infinite_ratio_counts_as_danger() -> None:

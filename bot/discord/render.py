@@ -8,8 +8,8 @@ from typing import Any
 
 import discord
 
-from bot.render import pct
 from bot.replies import Reply
+from core.domain.alerts import ratio_pct
 from core.ports import Outgoing
 from core.text import price, usdt
 
@@ -88,7 +88,7 @@ def portfolio_embed(data: dict[str, Any]) -> discord.Embed:
     lines = [f"Wallet {usdt(Decimal(account['wallet_balance']))}",
              f"Available {usdt(Decimal(account['available_balance']))}"]
     if any(p["margin_mode"] == "cross" for p in positions):
-        lines.append(f"Cross margin ratio {pct(_dec(account['margin_ratio']))} (liquidated at 100 %)")
+        lines.append(f"Cross margin ratio {ratio_pct(_dec(account['margin_ratio']))} (liquidated at 100 %)")
     if not positions:
         lines.append("No open positions. Try /long BTC 100 10x")
     total = sum((Decimal(p["unrealized_pnl"]) for p in positions), Decimal(0))

@@ -10,7 +10,7 @@ from bot.commands import Parsed, Spec, no_args, number, symbol_word
 from bot.registry_types import Handler
 from bot.render import to_data
 from bot.replies import Button, Reply
-from core.domain.alerts import KIND_WORDS, AlertSettings, HealthLine, pct
+from core.domain.alerts import KIND_WORDS, AlertSettings, HealthLine, pct, ratio_pct
 from core.domain.money import plain
 from core.errors import Refused
 from core.results import Actor
@@ -183,9 +183,9 @@ def render_settings(r: alerts.AlertSettingsShown) -> Reply:
 
 def _health_line(line: HealthLine) -> str:
     if line.symbol is None:
-        return f"Cross account: margin ratio {pct(line.margin_ratio)}"
+        return f"Cross account: margin ratio {ratio_pct(line.margin_ratio)}"
     distance = f"{line.distance_pct:.2f} % away" if line.distance_pct is not None else "no liquidation price"
-    return (f"{line.symbol} {line.side} {line.mode}: ratio {pct(line.margin_ratio)}, "
+    return (f"{line.symbol} {line.side} {line.mode}: ratio {ratio_pct(line.margin_ratio)}, "
             f"liq {price(line.liquidation_price)} ({distance}), mark {price(line.mark_price)}")
 
 

@@ -13,8 +13,9 @@ from typing import Any, cast
 
 from bot.commands import MODE_WORDS, Parsed, Spec, leverage_word, number, symbol_word
 from bot.registry_types import Handler
-from bot.render import account_data, pct, to_data
+from bot.render import account_data, to_data
 from bot.replies import Button, Reply
+from core.domain.alerts import ratio_pct
 from core.domain.drills import DrillReport, DrillRun
 from core.domain.money import BadNumber, parse_decimal, plain
 from core.domain.positions import Mode
@@ -333,7 +334,7 @@ def _whatif(r: teaching.WhatIf) -> Reply:
     lines = [f"🔍 {whose.capitalize()} all in isolated, then all in cross (wallet {usdt(c.wallet)}):"]
     for p in c.positions:
         lines.extend(_pair_lines(p))
-    lines.append(f"Cross margin ratio {pct(c.cross.margin_ratio)} (liquidated at 100 %)")
+    lines.append(f"Cross margin ratio {ratio_pct(c.cross.margin_ratio)} (liquidated at 100 %)")
     if c.shocks:
         lines.append("If prices jump (wallet change):")
         for s in c.shocks:

@@ -249,8 +249,15 @@ def cross_way_out(account: AccountView, target: Decimal) -> WayOut:
     return WayOut(f"/close {symbol} {share}%", f"brings the cross margin ratio to about {pct(target)}")
 
 
+def ratio_pct(value: Decimal | None) -> str:
+    """A margin ratio as people read it, always to the hundredth (4.00 %, 6.21 %), so ratios line up."""
+    if value is None:
+        return "∞"
+    return f"{(value * HUNDRED).quantize(Decimal('0.01'))} %"
+
+
 def pct(value: Decimal | None) -> str:
-    """A ratio as a percentage for people (∞ for None)."""
+    """A level or target as a percentage for people: 70 %, 12.5 % (∞ for None)."""
     if value is None:
         return "∞"
     shown = (value * HUNDRED).quantize(Decimal("0.01"))

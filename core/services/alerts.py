@@ -174,7 +174,7 @@ def describe_margin_alert(
         where = "cross account"
         way = rules.cross_way_out(account, target)
         shown = rules.nearest(account.cross_positions)
-    text = (f"{head} — {where}: margin ratio {rules.pct(ratio)} (your {'danger' if danger else 'warning'} level "
+    text = (f"{head} — {where}: margin ratio {rules.ratio_pct(ratio)} (your {'danger' if danger else 'warning'} level "
             f"is {rules.pct(level)}; liquidation at 100 %). {_liquidation_words(shown, view is None)} "
             f"Way out: {way.command} — {way.text}.")
     return text, _alert_data(ratio, level, shown, way, view is None)
@@ -377,7 +377,7 @@ def describe_digest(view: AccountView, starting: Decimal, change: Decimal) -> tu
     text = (f"📊 Daily digest: wallet {usdt(view.wallet_balance)} ({since_start:+.2f} % since the start; "
             f"{change:+,.2f} USDT in the last 24 h). {held} open position{'' if held == 1 else 's'}.")
     if view.cross_positions:
-        text += f" Cross margin ratio {rules.pct(view.margin_ratio)}."
+        text += f" Cross margin ratio {rules.ratio_pct(view.margin_ratio)}."
     closest = rules.nearest(view.positions)
     distance = rules.distance_pct(closest) if closest is not None else None
     if closest is not None and distance is not None:
