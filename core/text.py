@@ -21,9 +21,16 @@ def signed(value: Decimal) -> str:
 
 
 def price(value: Decimal | None) -> str:
+    """A price as exchanges show it: 60,000.00 and 150.00; 2.2000 below 10; below 1, five significant digits
+    (0.17123), up to eight decimals (0.00001234)."""
     if value is None:
         return "none"
-    return f"{value:,.8f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.2f}"
+    size = abs(value)
+    if size >= 10:
+        return f"{value:,.2f}"
+    if size >= 1 or size == 0:
+        return f"{value:,.4f}"
+    return f"{value:,.{min(8, 4 - size.adjusted())}f}"
 
 
 def cents(value: Decimal) -> Decimal:

@@ -160,4 +160,4 @@ async def test_a_cross_liquidation_that_charges_the_clearance_fee_names_it_with_
     ) in text
     assert (D(data["clearance_fee"]), D(data["insurance_covered"]), D(data["lost"])) == (fee, 0, fee - move)
     history = (await say(core, alice, "/history")).text.splitlines()[0]
-    assert history.endswith(f"liquidation sell 20000 DOGE @ 0.1525 lost {cents(fee - move):,.2f}")
+    assert history.endswith(f"liquidation sell 20000 DOGE @ 0.15250 lost {cents(fee - move):,.2f}")

@@ -11,6 +11,7 @@ from bot.dispatch import handle
 from core.results import Actor
 from core.services import market
 from core.storage import marks as marks_store
+from core.text import price
 from tests.conftest import table_snapshot
 
 
@@ -107,3 +108,8 @@ def test_the_interactive_console_keeps_a_chart_as_a_png_file(tmp_path) -> None:
     path = save_picture(b"\x89PNG\r\n\x1a\nfake", tmp_path / "charts")
     assert path.parent == tmp_path / "charts" and path.suffix == ".png"
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_prices_read_as_exchanges_show_them() -> None:
+    shown = [price(D(v)) for v in ("60000", "2.2", "8.70553923", "0.18117765", "0.00001234")]
+    assert shown == ["60,000.00", "2.2000", "8.7055", "0.18118", "0.00001234"]  # never 8 decimals for DOGE
