@@ -158,10 +158,10 @@ def describe(result: object) -> tuple[str, str, dict[str, Any]]:  # noqa: C901 -
             return "mode", _mode_text(result), to_data(result)
         case Prices():
             span, changes = _span(result.change_minutes), result.change_24h
-            text = "\n".join(
-                f"{s} {price(p)}" + (f" ({signed(changes[s] * 100)} % {span})" if s in changes else "")
-                for s, p in result.marks.items()
-            ) or "No prices yet."
+            lines = [f"{s} {price(p)}" + (f" ({signed(changes[s] * 100)} % {span})" if s in changes else "")
+                     for s, p in result.marks.items()]
+            lines += [f"{s}: no price yet" for s in result.unpriced]
+            text = "\n".join(lines) or "No prices yet."
             return "price", text, to_data(result)
         case PricesSet():
             said = "1 liquidation" if result.liquidations == 1 else f"{result.liquidations} liquidations"

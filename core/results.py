@@ -135,6 +135,7 @@ class Prices:
     feed: str
     change_24h: dict[str, Decimal] = field(default_factory=dict)  # relative, e.g. -0.031
     change_minutes: int = 0  # the span that change covers: 1440, or less while the feed is younger than a day
+    unpriced: tuple[str, ...] = ()  # symbols asked for that have no mark yet
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from core.domain.instruments import Instrument
 from core.domain.money import ONE, ZERO, floor_to_step, is_multiple, money, plain
 from core.domain.positions import Mode
 from core.errors import Refused
+from core.text import price as price_text
 
 OrderType = Literal["limit", "stop_loss", "take_profit", "trailing_stop"]
 REDUCE_ONLY: tuple[OrderType, ...] = ("stop_loss", "take_profit", "trailing_stop")
@@ -124,8 +125,8 @@ def check_limit_side(symbol: str, side: int, limit: Decimal, mark: Decimal, exam
     verb, where = ("buy", "below") if side > 0 else ("sell", "above")
     raise Refused(
         "limit_wrong_side",
-        f"A {verb} limit must sit {where} the {symbol} mark ({plain(mark)}); at {plain(limit)} it would fill at once. "
-        f"Leave the @price out to trade at the mark now.",
+        f"A {verb} limit must sit {where} the {symbol} mark ({price_text(mark)}); at {price_text(limit)} it would "
+        "fill at once. Leave the @price out to trade at the mark now.",
         example,
     )
 
@@ -142,8 +143,8 @@ def check_stop_side(
     side = "long" if position_side > 0 else "short"
     raise Refused(
         "stop_wrong_side",
-        f"A {LABELS[order_type]} for a {side} must sit {where} the {versus} ({plain(reference)}); "
-        f"at {plain(price)} it would trigger at once.",
+        f"A {LABELS[order_type]} for a {side} must sit {where} the {versus} ({price_text(reference)}); "
+        f"at {price_text(price)} it would trigger at once.",
         example,
     )
 

@@ -23,7 +23,8 @@ def prices(core: Core, symbols: list[str]) -> Prices:
         minutes = int(core.feed.change_window().total_seconds() // 60)
         if minutes > 0:  # a change over no time at all says nothing
             changes = {s: c for s in known if (c := core.feed.change_24h(s)) is not None}
-    return Prices(known, core.feed.name, changes, minutes)
+    unpriced = tuple(s for s in names if s not in known) if symbols else ()  # only what was asked for by name
+    return Prices(known, core.feed.name, changes, minutes, unpriced)
 
 
 async def set_prices(core: Core, actor: Actor | None, marks: Mapping[str, Decimal]) -> PricesSet:

@@ -253,10 +253,11 @@ def test_the_console_survives_an_absurd_price_in_exponent_notation(tmp_path: Pat
 def test_price_says_how_far_back_its_change_reaches(tmp_path: Path) -> None:
     """The change is called 24 h only once the feed has a day of marks; before that it names its span."""
     run = console(tmp_path, "!price BTC 100\n/price BTC\n!advance 2h\n!price BTC 105\n/price BTC\n"
-                            "!advance 23h\n!price BTC 110\n/price BTC\n")
+                            "!advance 23h\n!price BTC 110\n/price BTC\n/price BTC DOGE\n")
     assert run.returncode == 0, run.stderr
-    first, young, day = run.replies("price")
+    first, young, day, asked = run.replies("price")
     assert first["text"] == "BTC 100.00"  # one mark: no change to speak of
     assert young["text"] == "BTC 105.00 (+5.00 % in 2h 00m)" and young["data"]["change_minutes"] == 120
     assert day["text"] == "BTC 110.00 (+10.00 % 24h)"  # 24 h before, BTC was still at 100
     assert day["data"]["change_minutes"] == 1440
+    assert asked["text"].endswith("\nDOGE: no price yet")  # asked for and unpriced: said, not left out
