@@ -91,6 +91,8 @@ async def test_an_inline_position_can_be_charted_and_an_absent_one_is_refused(co
     chart = await charts.position_chart(core, ALICE, leg=teaching.Leg("BTC", -1, D(200), 20))
     assert chart.source == "inline" and chart.side == -1
     assert chart.isolated_worst == -chart.isolated_margin
+    lowest = min(chart.points, key=lambda p: p.cross)
+    assert (chart.cross_worst, chart.cross_worst_price) == (lowest.cross, lowest.price)
     with pytest.raises(Refused) as absent:
         await charts.position_chart(core, ALICE, "ETH")
     assert absent.value.code == "no_position"

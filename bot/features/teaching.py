@@ -425,8 +425,8 @@ def _position_chart(r: charts.PositionChart, png: bytes | None = None) -> Reply:
     lines = [f"📈 {r.symbol} {side} {plain(r.qty)} @ {price(r.entry_price)}, {r.leverage}x, mark {price(r.mark)}.",
              f"Isolated: {_liq_at(r.isolated_liquidation_price)}; it can cost at most its "
              f"{usdt(r.isolated_margin)} margin.",
-             f"Cross: {_liq_at(r.cross_liquidation_price)}; the chart's worst point is {r.cross_worst:,.2f} USDT, "
-             "and a cross liquidation closes every cross position."]
+             f"Cross: {_liq_at(r.cross_liquidation_price)}; the chart's worst point is {signed(r.cross_worst)} USDT "
+             f"(at {price(r.cross_worst_price)}), and a cross liquidation closes every cross position."]
     text = "\n".join(lines)
     return Reply("chart", text, to_data(r), photo=png or _render_position(r))
 

@@ -39,6 +39,7 @@ class PositionChart:
     cross_liquidation_price: Decimal | None
     isolated_worst: Decimal  # the lowest point of each curve: what the position can cost in that mode
     cross_worst: Decimal
+    cross_worst_price: Decimal  # where on the chart's price range the cross curve is lowest
     points: tuple[CurvePoint, ...]
     source: str  # account | inline
 
@@ -87,7 +88,8 @@ async def position_chart(core: Core, actor: Actor, symbol: str | None = None, le
         leverage=target.leverage, actual_mode=target.mode, wallet=wallet,
         isolated_margin=as_mode([target], "isolated")[0].margin, isolated_liquidation_price=iso_lp,
         cross_liquidation_price=cross_lp, isolated_worst=min(p.isolated for p in points),
-        cross_worst=min(p.cross for p in points), points=points, source=source,
+        cross_worst=(worst := min(points, key=lambda p: p.cross)).cross, cross_worst_price=worst.price, points=points,
+        source=source,
     )
 
 
