@@ -34,7 +34,7 @@ def parse_decimal(text: str | int | Decimal) -> Decimal:
         value = text
     else:
         raw = str(text).strip().replace("_", "")
-        if not raw or len(raw) > MAX_NUMBER_CHARS:
+        if len(raw) > MAX_NUMBER_CHARS:
             raise BadNumber(f"'{str(text)[:40]}' is not a number of at most {MAX_NUMBER_CHARS} characters")
         if not PLAIN_NUMBER.match(raw):  # no exponents, NaN or infinity: digits and one point only
             raise BadNumber(f"'{raw}' is not a plain decimal number", malformed=True)
