@@ -47,7 +47,8 @@ def _settings_reply(r: SymbolSettings) -> Reply:
         lines.append(f"{row.symbol}: {row.mode}, {row.leverage}x{why}; up to {row.max_leverage}x at this size{lock}")
     first = r.rows[0]
     other = "cross" if first.mode == "isolated" else "isolated"
-    lines.append(f"Change: /leverage {first.symbol} 10 · /mode {first.symbol} {other}" if len(r.rows) == 1
+    lev = 5 if first.leverage == 10 else 10  # an example that changes something
+    lines.append(f"Change: /leverage {first.symbol} {lev} · /mode {first.symbol} {other}" if len(r.rows) == 1
                  else "Change: /mode BTC cross · /leverage BTC 10")
     return Reply("symbol_settings", "\n".join(lines), to_data(r))
 
