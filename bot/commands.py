@@ -18,7 +18,7 @@ MAX_LINE = 500
 MODE_WORDS = {"isolated": "isolated", "iso": "isolated", "cross": "cross"}
 ALIASES = {"pos": "positions", "portfolio": "positions", "buy": "long", "sell": "short"}
 LEVERAGE = re.compile(r"^(?:(\d{1,4})x|x(\d{1,4}))$", re.IGNORECASE)
-THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # 1,000 or 12,500.5
+THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")  # 1,000 or 12,500.5 (not 0,001)
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,20 @@ def _rest(words: list[str]) -> dict[str, Any]:
     return {"words": words}
 
 
-def number(word: str, what: str, example: str) -> Decimal:
-    """A positive number as people type it: 1000, 0.5, and also $100 (dollars are USDT), 1,000 and 2.5k."""
+def number(word: str, what: str, example: str, grouped: bool = False) -> Decimal:
+    """A positive number as people type it: 1000, 0.5, and also $100 (dollars are USDT) and 2.5k. `grouped`: a
+    USDT amount, where 1,000 is a thousand; in a price or a quantity a comma could be a decimal point (2,300
+    for 2.3), so it is refused rather than guessed."""
     text, scale = word.strip().removeprefix("$"), 1
     if text[-1:] in ("k", "K"):
         text, scale = text[:-1], 1000
-    if THOUSANDS.fullmatch(text):
+    if grouped and THOUSANDS.fullmatch(text):
         text = text.replace(",", "")
+    elif "," in text:
+        raise Refused("bad_number", f"The {what} '{word[:30]}' has a comma: write it without one, with a point for "
+                      "decimals (2300 or 2.3).", example)
     try:
-        value = parse_decimal(text) * scale
+        value = parse_decimal(parse_decimal(text) * scale)  # checked again once scaled: 1e15k is too large too
     except BadNumber as exc:
         why = "write digits with at most one point, like 1000 or 0.5" if exc.malformed else str(exc)
         raise Refused("bad_number", f"The {what} '{word[:30]}' is not a usable number: {why}.", example) from exc
@@ -84,7 +89,7 @@ def _amount(word: str, symbol: str, example: str) -> tuple[Decimal, bool]:
     lower = word.lower()
     base = symbol.lower()
     if lower.endswith("usdt"):
-        return number(lower[:-4], "amount", example), False
+        return number(lower[:-4], "amount", example, grouped=True), False
     if lower.endswith(base):
         return number(lower[: -len(base)], "quantity", example), True
     match = re.fullmatch(r"([0-9.,]+)([a-z]+)", lower)
@@ -94,7 +99,7 @@ def _amount(word: str, symbol: str, example: str) -> tuple[Decimal, bool]:
             f"'{word[:30]}': the unit must be usdt (margin) or {base} (quantity) for {symbol}.",
             example,
         )
-    return number(word, "amount", example), False
+    return number(word, "amount", example, grouped=True), False
 
 
 def _open(side: str) -> Callable[[list[str]], dict[str, Any]]:
@@ -128,7 +133,7 @@ def _option(word: str, args: dict[str, Any], example: str) -> None:
     elif lower.startswith(("sl=", "tp=")):
         what = "stop-loss" if lower[:2] == "sl" else "take-profit"
         _once(args, lower[:2], number(lower[3:], what, example), word, example)
-    elif word.isdigit():
+    elif word.isdecimal():
         raise Refused("bad_leverage", f"'{word[:30]}': write the leverage with an x, like {word[:5]}x.", example)
     else:
         raise Refused("unexpected_argument", f"I don't understand '{word[:30]}' here.", example)
@@ -160,7 +165,7 @@ def _close(words: list[str]) -> dict[str, Any]:
     if word.endswith("%"):
         return {"symbol": symbol, "pct": number(word[:-1], "percentage", example)}
     value, is_qty = _amount(word, symbol, example)
-    if not is_qty and not word.replace(".", "", 1).isdigit():
+    if not is_qty and not word.replace(".", "", 1).isdecimal():
         raise Refused("bad_number", f"'{word}' is neither a percentage nor a quantity.", example)
     return {"symbol": symbol, "qty": value}
 
@@ -173,18 +178,19 @@ def _margin(words: list[str]) -> dict[str, Any]:
     action = words[1].lower()
     if action not in ("add", "remove"):
         raise Refused("bad_action", f"'{words[1][:20]}' must be add or remove.", example)
-    value = number(words[2].lower().removesuffix("usdt"), "amount", example)
+    value = number(words[2].lower().removesuffix("usdt"), "amount", example, grouped=True)
     return {"symbol": symbol, "adding": action == "add", "amount": value}
 
 
 def _leverage(words: list[str]) -> dict[str, Any]:
     example = "/leverage BTC 10"
-    if len(words) == 1:  # what is it now?
+    if len(words) == 1 and leverage_word(words[0]) is None and not words[0].isdecimal():  # what is it now?
         return {"symbol": symbol_word(words[0], example), "leverage": None}
     if len(words) != 2:
-        raise Refused("missing_argument", "/leverage needs a symbol and a leverage.", example)
+        raise Refused("missing_argument", "/leverage needs a symbol and a leverage (a symbol alone shows it).",
+                      example)
     symbol = symbol_word(words[0], example)
-    lev = leverage_word(words[1]) if not words[1].isdigit() else int(words[1][:5])
+    lev = leverage_word(words[1]) if not words[1].isdecimal() else int(words[1][:5])
     if lev is None or not 1 <= lev <= 1000:
         raise Refused("bad_leverage", f"'{words[1][:20]}' is not a leverage.", example)
     return {"symbol": symbol, "leverage": lev}
@@ -192,6 +198,8 @@ def _leverage(words: list[str]) -> dict[str, Any]:
 
 def _mode(words: list[str]) -> dict[str, Any]:
     example = "/mode BTC cross"
+    if words and words[-1].lower().startswith(("iso", "cros")) and words[-1].lower() not in MODE_WORDS:
+        raise Refused("bad_mode", f"'{words[-1][:20]}' is not a margin mode: write isolated or cross.", example)
     if len(words) <= 1 and not (words and words[0].lower() in MODE_WORDS):  # what is it now?
         return {"symbol": symbol_word(words[0], example) if words else None, "mode": None}
     if len(words) > 2 or words[-1].lower() not in MODE_WORDS:
@@ -203,7 +211,9 @@ def _mode(words: list[str]) -> dict[str, Any]:
 def _reset(words: list[str]) -> dict[str, Any]:
     if len(words) > 1:
         raise Refused("unexpected_argument", "/reset takes at most a balance.", "/reset 10000")
-    return {"balance": number(words[0].lower().removesuffix("usdt"), "balance", "/reset 10000") if words else None}
+    if not words:
+        return {"balance": None}
+    return {"balance": number(words[0].lower().removesuffix("usdt"), "balance", "/reset 10000", grouped=True)}
 
 
 def _setprice(words: list[str]) -> dict[str, Any]:

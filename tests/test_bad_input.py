@@ -106,6 +106,14 @@ BAD_LINES = [
     ("/close BTC 0.05eth", "wrong_unit"),
     ("/long BTC 10usd", "wrong_unit"),
     ("/long BTC 1,00", "bad_number"),  # not a thousands separator
+    ("/long BTC 0,001btc", "bad_number"),  # a comma in a quantity may be a decimal point: refused, not guessed
+    ("/long BTC 0,5", "bad_number"),
+    ("/long BTC 100 10x @59,000", "bad_number"),
+    ("/alert BTC > 2,300", "bad_number"),
+    ("/alert BTC > 999999999999999k", "bad_number"),  # the size limit holds after the k
+    ("/mode BTC isolate", "bad_mode"),
+    ("/leverage 10", "missing_argument"),
+    ("/leverage BTC ²", "bad_leverage"),  # a digit to str.isdigit, not to int()
     ("/long ETH 100 10", "bad_leverage"),  # leverage is written with an x
     ("long BTC 100", "not_a_command"),
     ("/setprice BTC 50000", "not_admin"),
@@ -169,7 +177,9 @@ async def test_an_admins_absurd_price_in_exponent_notation_is_refused_and_sets_n
     [("/long BTC 1k 10X", "/long BTC 1000 10x"), ("/long btcusdt $100 5x", "/long BTC 100 5x"),
      ("/long BTC 1,000 10x", "/long BTC 1000 10x"), ("/close BTC 25 %", "/close BTC 25%"),
      ("/close BTC all", "/close BTC"), ("/alert BTC > 70k", "/alert BTC > 70000"),
-     ("/margin BTC add 1,250.5", "/margin BTC add 1250.5")],
+     ("/margin BTC add 1,250.5", "/margin BTC add 1250.5"), ("/reset 5,000", "/reset 5000"),
+     ("/whatif long BTC 1,000 10x, short ETH 500 5x wallet=20,000",
+      "/whatif long BTC 1000 10x, short ETH 500 5x wallet=20000")],
 )
 def test_numbers_as_people_type_them_mean_the_plain_form(typed: str, meant: str) -> None:
     assert parse(typed) == parse(meant)

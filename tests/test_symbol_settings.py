@@ -24,6 +24,7 @@ async def test_leverage_without_a_value_shows_the_default_then_the_choice(core: 
     after = await handle(core, alice, "/leverage BTC")
     assert after.text.startswith("BTC: isolated, 10x; up to ")
     assert "mode kept by an open position" in after.text and after.data["rows"][0]["locked"] is True
+    assert after.text.endswith("Change: /leverage BTC 5")  # no /mode offered while it is locked
     assert await table_snapshot(core) == tables  # showing changes nothing
 
 

@@ -191,7 +191,7 @@ BAD_INPUTS = [
     "/whatif long BTC 100 10x, long BTC 5 5x", "/whatif long BTC 0.00001 10x", "/whatif -10% -20%", "/compare -10%",
     "/drill a b", "/quiz a b", "/quiz round x y", "/answer", "/answer 5", "/answer 1 x", "/answer 1 99999",
     "/chart", "/chart long BTC 100", "/chart BTC ETH", "/chart XYZ", "/whatif wallet=abc long BTC 100 10x",
-    "/whatif long BTC 1e9999 10x", "/whatif NaN%",
+    "/whatif long BTC 1e9999 10x", "/whatif NaN%", "/learn isolated ²", "/answer 1 ²",
 ]
 
 

@@ -83,7 +83,7 @@ class ConsoleSession:
             except Refused as exc:
                 self.emit(error_reply(exc))
         else:
-            if text.isdigit() and len(text) == 1:  # the console takes a quiz answer as a bare number
+            if text.isdecimal() and len(text) == 1:  # the console takes a quiz answer as a bare number
                 text = f"/answer {text}"
             reply = await handle(self.core, self.actor(), text)
             if reply.type != "silent":

@@ -43,7 +43,7 @@ def _alerts(words: list[str]) -> dict[str, Any]:
         return {}
     if len(words) == 2 and words[0].lower() == "off":
         word = words[1].lstrip("#")
-        if word.isdigit() and len(word) <= 12:
+        if word.isdecimal() and len(word) <= 12:
             return {"off": int(word)}
         raise Refused("bad_alert_id", f"'{words[1][:20]}' is not an alert number; /alerts lists yours.",
                       "/alerts off 3")

@@ -57,7 +57,7 @@ def _cancel(words: list[str]) -> dict[str, Any]:
     if len(words) != 1:
         raise Refused("missing_argument", "/cancel needs one order id.", example)
     word = words[0].removeprefix("#")
-    if not word.isdigit() or len(word) > MAX_ORDER_ID_DIGITS:
+    if not word.isdecimal() or len(word) > MAX_ORDER_ID_DIGITS:
         raise Refused("bad_order_id", f"'{words[0][:20]}' is not an order id.", example)
     return {"order_id": int(word)}
 

@@ -6,6 +6,7 @@ Grammar here, rules in core (core.services.teaching, quizzes, charts), pictures 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +30,7 @@ from core.text import price, signed, usdt
 __all__ = ["COMMANDS", "HANDLERS", "RENDERERS"]
 
 WHATIF_EXAMPLE = teaching.WHATIF_EXAMPLE
+LEG_COMMA = re.compile(r",(?![0-9]{3}(?:[^0-9]|$))")  # a comma between legs, not one inside 1,000
 
 
 def _render_position(chart: charts.PositionChart) -> bytes:
@@ -51,7 +53,7 @@ def _learn(words: list[str]) -> dict[str, Any]:
         raise Refused("unexpected_argument", "/learn takes a topic and a page number.", "/learn isolated 2")
     page = 1
     if len(words) == 2:
-        if not words[1].isdigit() or not 0 < int(words[1][:4]) < 100:
+        if not words[1].isdecimal() or not 0 < int(words[1][:4]) < 100:
             raise Refused("bad_page", f"'{words[1][:20]}' is not a page number.", f"/learn {words[0][:30]} 2")
         page = int(words[1])
     return {"topic": words[0].lower() if words else None, "page": page}
@@ -68,7 +70,7 @@ def _leg(tokens: list[str], i: int) -> tuple[teaching.Leg, int]:
         raise Refused("missing_argument", "Each position needs a side, a symbol, a margin and a leverage.",
                       WHATIF_EXAMPLE)
     symbol = symbol_word(tokens[i + 1], WHATIF_EXAMPLE)
-    margin = number(tokens[i + 2].lower().removesuffix("usdt"), "margin", WHATIF_EXAMPLE)
+    margin = number(tokens[i + 2].lower().removesuffix("usdt"), "margin", WHATIF_EXAMPLE, grouped=True)
     lev: int | None = None
     mode: Mode | None = None
     j = i + 3
@@ -111,7 +113,7 @@ def _scenario(allow_shock: bool) -> Callable[[list[str]], dict[str, Any]]:
     name = "whatif" if allow_shock else "compare"
 
     def parse(words: list[str]) -> dict[str, Any]:
-        tokens = " ".join(words).replace(",", " , ").split()
+        tokens = LEG_COMMA.sub(" , ", " ".join(words)).split()
         legs: list[teaching.Leg] = []
         shock: teaching.ShockSpec | None = None
         wallet: Decimal | None = None
@@ -124,7 +126,8 @@ def _scenario(allow_shock: bool) -> Callable[[list[str]], dict[str, Any]]:
                 leg, i = _leg(tokens, i)
                 legs.append(leg)
             elif word.startswith("wallet="):
-                wallet, i = number(word[7:].removesuffix("usdt"), "wallet", WHATIF_EXAMPLE + " wallet=5000"), i + 1
+                example = WHATIF_EXAMPLE + " wallet=5000"
+                wallet, i = number(word[7:].removesuffix("usdt"), "wallet", example, grouped=True), i + 1
             elif allow_shock and shock is None:
                 shock, i = _shock_at(tokens, i)
             else:
@@ -155,7 +158,7 @@ def _quiz(words: list[str]) -> dict[str, Any]:
 def _answer(words: list[str]) -> dict[str, Any]:
     if not 1 <= len(words) <= 2 or words[0] not in ("1", "2", "3", "4"):
         raise Refused("bad_option", "Answer with the option's number, 1 to 4.", "/answer 2")
-    if len(words) == 2 and not words[1].isdigit():
+    if len(words) == 2 and not words[1].isdecimal():
         raise Refused("bad_option", f"'{words[1][:20]}' is not a question number.", "/answer 2")
     return {"option": int(words[0]) - 1, "ask_id": int(words[1][:12]) if len(words) == 2 else None}
 

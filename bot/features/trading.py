@@ -48,8 +48,12 @@ def _settings_reply(r: SymbolSettings) -> Reply:
     first = r.rows[0]
     other = "cross" if first.mode == "isolated" else "isolated"
     lev = 5 if first.leverage == 10 else 10  # an example that changes something
-    lines.append(f"Change: /leverage {first.symbol} {lev} · /mode {first.symbol} {other}" if len(r.rows) == 1
-                 else "Change: /mode BTC cross · /leverage BTC 10")
+    if len(r.rows) > 1:
+        lines.append("Change: /mode BTC cross · /leverage BTC 10")
+    elif first.locked:  # its mode cannot change now: offer only what can
+        lines.append(f"Change: /leverage {first.symbol} {lev}")
+    else:
+        lines.append(f"Change: /leverage {first.symbol} {lev} · /mode {first.symbol} {other}")
     return Reply("symbol_settings", "\n".join(lines), to_data(r))
 
 

@@ -352,7 +352,7 @@ async def send_digests(core: Core, at: datetime) -> int:
             if account is None:
                 continue
             loaded = await load_account(core, tx, user, account)
-            change = await store.ledger_change_since(tx, account.id, at - timedelta(days=1))
+            change = await store.ledger_change_since(tx, account.id, at - timedelta(days=1), at)
             text, data = describe_digest(loaded.view, account.starting_balance, change)
             await push(core, tx, user_id, "digest", text, data, f"digest:{at.date().isoformat()}")
             pushed += 1

@@ -206,13 +206,13 @@ async def funding_paid_at(tx: Tx, at: datetime) -> list[FundingRow]:
     return [FundingRow(int(r[0]), r[1], dec(r[2]), dec(r[3]) if r[3] is not None else None) for r in rows]
 
 
-async def ledger_change_since(tx: Tx, account_id: int, since: datetime) -> Decimal:
-    """Wallet change after `since` (a day before a digest: a funding exactly then belongs to the day before),
-    leaving out resets."""
+async def ledger_change_since(tx: Tx, account_id: int, since: datetime, until: datetime) -> Decimal:
+    """Wallet change in (since, until], leaving out resets: a day before a digest, a funding exactly at `since`
+    belongs to the day before, and what happened after `until` (a late digest) to the next one."""
     rows = await fetch_all(
         tx,
-        "SELECT amount FROM ledger WHERE account_id = ? AND created_at > ? AND kind != 'reset'",
-        (account_id, stamp(since)),
+        "SELECT amount FROM ledger WHERE account_id = ? AND created_at > ? AND created_at <= ? AND kind != 'reset'",
+        (account_id, stamp(since), stamp(until)),
     )
     return sum((dec(row[0]) for row in rows), Decimal(0))
 
