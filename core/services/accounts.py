@@ -113,7 +113,7 @@ async def leaderboard(core: Core, actor: Actor, limit: int = 10) -> Leaderboard:
 
 async def symbol_settings(core: Core, actor: Actor, symbol: str | None) -> SymbolSettings:
     """The margin mode and leverage of one symbol (or all), as the next order would use them."""
-    names = [core.instrument(symbol).symbol] if symbol else list(core.catalog.symbols)
+    names = core.symbols_named([symbol] if symbol else [])
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)
     rows = []

@@ -51,6 +51,10 @@ class Core:
             raise Refused("unknown_symbol", f"Unknown symbol '{symbol[:20]}'. Known: {known}.", "/long BTC 100 10x")
         return instrument
 
+    def symbols_named(self, names: list[str]) -> list[str]:
+        """The catalog's spelling of each symbol named (refusing an unknown one), or every symbol if none is."""
+        return [self.instrument(name).symbol for name in names] or list(self.catalog.symbols)
+
     def mark(self, symbol: str) -> Decimal:
         if self.feed.is_stale(self.clock.now()):
             raise Refused("stale_market", "Market data is stale, so nothing can be filled right now.", "/price")

@@ -16,7 +16,7 @@ from core.storage import marks as marks_store
 
 
 def prices(core: Core, symbols: list[str]) -> Prices:
-    names = [core.instrument(s).symbol for s in symbols] or list(core.catalog.symbols)
+    names = core.symbols_named(symbols)
     known = {s: p for s in names if (p := core.feed.mark(s)) is not None}
     changes, minutes = {}, 0
     if isinstance(core.feed, FeedState):

@@ -277,7 +277,7 @@ async def set_leverage(core: Core, actor: Actor, symbol: str, leverage: int) -> 
 
 
 async def set_mode(core: Core, actor: Actor, symbol: str | None, mode: Mode) -> ModeSet:
-    symbols = [core.instrument(symbol).symbol] if symbol else list(core.catalog.symbols)
+    symbols = core.symbols_named([symbol] if symbol else [])
     async with core.db.transaction() as tx:
         loaded = await load(core, tx, actor)
         changed, locked = [], []
